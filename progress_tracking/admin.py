@@ -1,0 +1,132 @@
+"""Admin for the default Knowledge model, plus a mixin for a host's own progress model."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import services
+from .models import PROGRESS_KEY, Knowledge, ProgressStatus
+from .selectors import parse_session_id
+
+
+def _progress(obj: Any) -> dict[str, Any]:
+    meta = obj.meta if isinstance(obj.meta, dict) else {}
+    value = meta.get(PROGRESS_KEY)
+    return value if isinstance(value, dict) else {}
+
+
+class ProgressStatusFilter(admin.SimpleListFilter):
+    title = _("progress status")
+    parameter_name = "progress"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [*ProgressStatus.choices, ("none", _("No progress"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "none":
+            return queryset.filter(progress_session_id=None)
+        if value in ProgressStatus.values:
+            return queryset.filter(progress_status=value)
+        return queryset
+
+
+class ProgressAdminMixin:
+    """List columns, filter, search and actions for any model with AbstractProgressModel."""
+
+    progress_list_display = (
+        "progress_status_display",
+        "progress_percent",
+        "current_file",
+        "progress_message",
+        "progress_updated_at",
+        "progress_session_id",
+    )
+    progress_readonly_fields = (
+        "progress_session_id",
+        "progress_status",
+        "progress_updated_at",
+        "meta_pretty",
+    )
+    actions = ["clear_progress_action", "mark_failed_action"]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):  # type: ignore[no-untyped-def]
+        # An exact session id is found through its index, not a LIKE over every row.
+        session = parse_session_id(search_term.strip())
+        if session is not None:
+            return queryset.filter(progress_session_id=session), False
+        return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+
+    @admin.display(description=_("status"), ordering="progress_status")
+    def progress_status_display(self, obj: Any) -> str:
+        return obj.get_progress_status_display() or "—"
+
+    @admin.display(description=_("progress"))
+    def progress_percent(self, obj: Any) -> str:
+        value = _progress(obj).get("progress")
+        return "—" if value is None else f"{value:g}%"
+
+    @admin.display(description=_("current file"))
+    def current_file(self, obj: Any) -> str:
+        return _progress(obj).get("current_file") or "—"
+
+    @admin.display(description=_("message"))
+    def progress_message(self, obj: Any) -> str:
+        return _progress(obj).get("message") or "—"
+
+    @admin.display(description=_("meta"))
+    def meta_pretty(self, obj: Any) -> str:
+        text = json.dumps(obj.meta, indent=2, sort_keys=True, ensure_ascii=False)
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+
+    @admin.action(description=_("Clear progress of selected rows"))
+    def clear_progress_action(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = queryset.exclude(progress_session_id=None).values_list("progress_session_id", flat=True)
+        cleared = sum(services.clear_progress(session_id) for session_id in ids)
+        self.message_user(  # type: ignore[attr-defined]
+            request,
+            ngettext("Cleared progress of %d row.", "Cleared progress of %d rows.", cleared)
+            % cleared,
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Mark selected sessions as failed"))
+    def mark_failed_action(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = queryset.filter(progress_status=ProgressStatus.PROCESSING).values_list(
+            "progress_session_id", flat=True
+        )
+        reason = f"Marked as failed by {request.user} at {timezone.now():%Y-%m-%d %H:%M} UTC."
+        failed = 0
+        for session_id in ids:
+            services.mark_session_error(session_id, reason)
+            failed += 1
+        self.message_user(  # type: ignore[attr-defined]
+            request,
+            ngettext("Marked %d session as failed.", "Marked %d sessions as failed.", failed)
+            % failed,
+            messages.SUCCESS,
+        )
+
+
+if not Knowledge._meta.swapped:
+
+    @admin.register(Knowledge)
+    class KnowledgeAdmin(ProgressAdminMixin, admin.ModelAdmin):
+        list_display = ("name", "user", *ProgressAdminMixin.progress_list_display)
+        list_filter = (ProgressStatusFilter,)
+        search_fields = ("name",)
+        list_select_related = ("user",)
+        readonly_fields = ("created_at", "updated_at", *ProgressAdminMixin.progress_readonly_fields)
+        fields = ("name", "description", "user", "created_at", "updated_at",
+                  *ProgressAdminMixin.progress_readonly_fields)
+        raw_id_fields = ("user",)
+        ordering = ("-progress_updated_at", "-created_at")

@@ -1,0 +1,70 @@
+"""Index progress that was written in the seed's format, before the indexed columns existed.
+
+Hosts migrating from the original design (progress only inside ``meta``) call
+``backfill_progress_columns`` from a data migration of their own model; the app's own
+migration 0002 does the same for ``progress_tracking.Knowledge``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from .models import FINAL_STATUSES, PROGRESS_KEY, ProgressStatus
+
+SEED_DEFAULTS: dict[str, Any] = {
+    "error": None,
+    "failed_files": 0,
+    "files": [],
+    "version": 1,
+}
+
+
+def normalise_seed_progress(progress: dict[str, Any]) -> dict[str, Any] | None:
+    """The progress dict with this app's extension keys added, or None if it is unusable."""
+    try:
+        session_id = str(UUID(str(progress["session_id"])))
+        last_updated = int(progress["last_updated"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if progress.get("status") not in ProgressStatus.values:
+        return None
+    final = progress["status"] in FINAL_STATUSES
+    return {
+        **SEED_DEFAULTS,
+        "started_at": last_updated,
+        "finished_at": last_updated if final else None,
+        **progress,
+        "session_id": session_id,
+    }
+
+
+def backfill_progress_columns(model: Any, *, using: str = "default", batch_size: int = 500) -> int:
+    """Fill the ``progress_*`` columns of rows whose ``meta`` holds seed-format progress.
+
+    ``model`` may be a historical model from ``apps.get_model``. Returns the rows indexed.
+    Rows with unusable progress (no valid UUID, status or timestamp) are left as they are.
+    """
+    manager = model._base_manager.db_manager(using)
+    seen: set[str] = set(
+        str(v) for v in manager.exclude(progress_session_id=None).values_list(
+            "progress_session_id", flat=True
+        )
+    )
+    pending = manager.filter(progress_session_id=None, meta__has_key=PROGRESS_KEY)
+    changed = []
+    for row in pending.only("pk", "meta").iterator(chunk_size=batch_size):
+        raw = row.meta.get(PROGRESS_KEY) if isinstance(row.meta, dict) else None
+        progress = normalise_seed_progress(raw) if isinstance(raw, dict) else None
+        if progress is None or progress["session_id"] in seen:
+            continue
+        seen.add(progress["session_id"])
+        row.meta = {**row.meta, PROGRESS_KEY: progress}
+        row.progress_session_id = UUID(progress["session_id"])
+        row.progress_status = progress["status"]
+        row.progress_updated_at = datetime.fromtimestamp(progress["last_updated"], tz=UTC)
+        changed.append(row)
+    fields = ["meta", "progress_session_id", "progress_status", "progress_updated_at"]
+    manager.bulk_update(changed, fields, batch_size=batch_size)
+    return len(changed)

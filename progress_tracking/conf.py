@@ -1,0 +1,81 @@
+"""The app's settings: one ``PROGRESS_TRACKING`` dict, read lazily.
+
+Defaults live here and nowhere else. Values are read on every access (cheap dict lookups), so
+``override_settings`` and ``setting_changed`` need no cache invalidation.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+
+DEFAULT_MODEL = "progress_tracking.Knowledge"
+
+DEFAULTS: dict[str, Any] = {
+    # A processing session not updated for this long is stale (seconds or timedelta).
+    "STALE_AFTER": 300,
+    # A finished session stays readable for this long after it finished.
+    "FINISHED_TTL": 300,
+    # Seconds between polls that the API advises clients (X-Poll-Interval).
+    "POLL_INTERVAL": 1,
+    # Per-file entries returned in one status body.
+    "FILES_LIMIT": 100,
+    # DRF permission classes of the API views (dotted paths or classes).
+    "PERMISSION_CLASSES": (
+        "rest_framework.permissions.IsAuthenticated",
+        "progress_tracking.permissions.IsOwnerOrStaff",
+    ),
+    # DRF authentication classes of the API views; None keeps the host's DRF defaults.
+    "AUTHENTICATION_CLASSES": None,
+    # Foreign key to the user on the progress model; None means only staff see sessions.
+    "OWNER_FIELD": "user",
+    # ProgressRecorder: minimum seconds between two coalesced writes.
+    "RECORDER_MIN_INTERVAL": 0.5,
+    # ProgressRecorder: seconds between heartbeats while the worker lives.
+    "HEARTBEAT_INTERVAL": 30,
+    # cleanup_stale_progress: rows changed per transaction.
+    "CLEANUP_BATCH_SIZE": 1000,
+    # PostgreSQL: write progress on a separate connection when the caller is inside its own
+    # transaction, so pollers see it before the caller commits.
+    "WRITE_OUTSIDE_TRANSACTION": True,
+}
+
+DURATION_KEYS = ("STALE_AFTER", "FINISHED_TTL")
+POSITIVE_NUMBER_KEYS = (
+    "POLL_INTERVAL",
+    "RECORDER_MIN_INTERVAL",
+    "HEARTBEAT_INTERVAL",
+)
+POSITIVE_INT_KEYS = ("FILES_LIMIT", "CLEANUP_BATCH_SIZE")
+
+
+def user_settings() -> dict[str, Any]:
+    value = getattr(settings, "PROGRESS_TRACKING", None)
+    return value if isinstance(value, dict) else {}
+
+
+def as_timedelta(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    return timedelta(seconds=value)
+
+
+class AppSettings:
+    """Attribute access to the merged settings: ``app_settings.STALE_AFTER``."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown progress-tracking setting {name!r}.")
+        value = user_settings().get(name, DEFAULTS[name])
+        if name in DURATION_KEYS:
+            return as_timedelta(value)
+        return value
+
+    @property
+    def MODEL(self) -> str:  # noqa: N802 - mirrors the setting's name
+        return getattr(settings, "PROGRESS_TRACKING_MODEL", DEFAULT_MODEL)
+
+
+app_settings = AppSettings()

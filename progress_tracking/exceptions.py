@@ -1,0 +1,33 @@
+"""Exceptions raised by the progress-tracking services."""
+
+from __future__ import annotations
+
+
+class ProgressError(Exception):
+    """Base class for every error this app raises on purpose."""
+
+
+class InvalidProgressData(ProgressError, ValueError):
+    """A value given to a service is out of range, of the wrong type or inconsistent.
+
+    Nothing was written: the stored progress is exactly as it was before the call.
+    """
+
+
+class SessionNotFound(ProgressError, LookupError):
+    """No stored session has this id (or the id is not a UUID)."""
+
+    def __init__(self, session_id: object) -> None:
+        self.session_id = session_id
+        super().__init__(f"No progress session with id {session_id!r}.")
+
+
+class SessionActive(ProgressError):
+    """The row already has a session that is still processing."""
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        super().__init__(
+            f"Session {session_id} is still processing on this row; wait for it to finish "
+            "or pass join_active=True to add files to it."
+        )

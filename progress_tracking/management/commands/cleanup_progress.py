@@ -1,0 +1,77 @@
+"""``manage.py cleanup_progress``: remove stale progress (the rows stay)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
+
+from progress_tracking.conf import app_settings
+from progress_tracking.services import cleanup_stale_progress
+
+
+def non_negative_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 0 <= seconds < 10**9:
+        raise argparse.ArgumentTypeError(f"{value!r} must be between 0 and 999999999 seconds")
+    return seconds
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be at least 1")
+    return number
+
+
+class Command(BaseCommand):
+    help = (
+        "Remove progress not updated for the stale period (STALE_AFTER for processing "
+        "sessions, FINISHED_TTL for finished ones; 300 s by default). Rows are kept."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--older-than",
+            type=non_negative_seconds,
+            metavar="SECONDS",
+            help="Remove any session not updated for more than SECONDS instead.",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Count what would be removed; change nothing."
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=positive_int,
+            metavar="N",
+            help="Sessions removed per transaction (default: CLEANUP_BATCH_SIZE, 1000).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        older = options["older_than"]
+        older_than = None if older is None else timedelta(seconds=older)
+        try:
+            count = cleanup_stale_progress(
+                older_than=older_than, dry_run=options["dry_run"], batch_size=options["batch_size"]
+            )
+        except DatabaseError as exc:
+            raise CommandError(f"Database error, nothing more was removed: {exc}") from exc
+        if older_than is None:
+            period = (
+                f"processing > {app_settings.STALE_AFTER.total_seconds():g}s, "
+                f"finished > {app_settings.FINISHED_TTL.total_seconds():g}s"
+            )
+        else:
+            period = f"older than {older:g}s"
+        verb = "Would remove" if options["dry_run"] else "Removed"
+        noun = "session" if count == 1 else "sessions"
+        self.stdout.write(f"{verb} {count} stale progress {noun} ({period}).")

@@ -1,0 +1,109 @@
+"""Where progress is stored: ``meta["processing_progress"]`` on a knowledge row.
+
+``AbstractProgressModel`` is what a host's own model inherits to adopt progress tracking (like
+``AbstractBaseUser``); ``Knowledge`` is the default concrete model, swappable through the
+``PROGRESS_TRACKING_MODEL`` setting.
+"""
+
+from __future__ import annotations
+
+from django.apps import apps as django_apps
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .conf import app_settings
+
+PROGRESS_KEY = "processing_progress"
+
+
+class ProgressStatus(models.TextChoices):
+    PROCESSING = "processing", _("Processing")
+    COMPLETED = "completed", _("Completed")
+    ERROR = "error", _("Error")
+
+
+class FileStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    PROCESSING = "processing", _("Processing")
+    COMPLETED = "completed", _("Completed")
+    ERROR = "error", _("Error")
+
+
+FINAL_STATUSES = frozenset({ProgressStatus.COMPLETED.value, ProgressStatus.ERROR.value})
+FINAL_FILE_STATUSES = frozenset({FileStatus.COMPLETED.value, FileStatus.ERROR.value})
+
+
+class AbstractProgressModel(models.Model):
+    """The JSON ``meta`` field plus the columns that make progress lookups indexed.
+
+    The three ``progress_*`` columns are copies of values inside ``meta`` and are written in
+    the same statement; never set them yourself. JSON-key lookups cannot use an index on
+    SQLite, so these columns are what finds a session among millions of rows.
+    """
+
+    meta = models.JSONField(_("meta"), default=dict, blank=True)
+    progress_session_id = models.UUIDField(
+        _("progress session id"), null=True, blank=True, unique=True, editable=False
+    )
+    progress_status = models.CharField(
+        _("progress status"),
+        max_length=16,
+        choices=ProgressStatus.choices,
+        blank=True,
+        default="",
+        editable=False,
+    )
+    progress_updated_at = models.DateTimeField(
+        _("progress updated at"), null=True, blank=True, db_index=True, editable=False
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Knowledge(AbstractProgressModel):
+    """A knowledge base: the default row that progress is attached to."""
+
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="knowledge_bases",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        swappable = "PROGRESS_TRACKING_MODEL"
+        verbose_name = _("knowledge base")
+        verbose_name_plural = _("knowledge bases")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def get_progress_model() -> type[AbstractProgressModel]:
+    """The model that stores progress (``PROGRESS_TRACKING_MODEL``)."""
+    label = app_settings.MODEL
+    try:
+        model = django_apps.get_model(label, require_ready=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"PROGRESS_TRACKING_MODEL must be of the form 'app_label.ModelName', not {label!r}."
+        ) from exc
+    except LookupError as exc:
+        raise ImproperlyConfigured(
+            f"PROGRESS_TRACKING_MODEL refers to model {label!r} that has not been installed."
+        ) from exc
+    if not issubclass(model, AbstractProgressModel):
+        raise ImproperlyConfigured(
+            f"PROGRESS_TRACKING_MODEL {label!r} must inherit from "
+            "progress_tracking.models.AbstractProgressModel."
+        )
+    return model

@@ -1,0 +1,123 @@
+"""Reads: finding sessions by id, staleness, the caller's running sessions.
+
+Every lookup goes through the indexed ``progress_*`` columns, never a JSON-key lookup.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from .conf import app_settings
+from .models import FINAL_STATUSES, PROGRESS_KEY, ProgressStatus, get_progress_model
+
+
+def parse_session_id(session_id: object) -> UUID | None:
+    if isinstance(session_id, UUID):
+        return session_id
+    if isinstance(session_id, str):
+        try:
+            return UUID(session_id)
+        except ValueError:
+            return None
+    return None
+
+
+def is_stale(status: str, updated_at: datetime | None, now: datetime | None = None) -> bool:
+    """Stale means age strictly greater than the period for the session's state."""
+    if updated_at is None:
+        return True
+    period = app_settings.FINISHED_TTL if status in FINAL_STATUSES else app_settings.STALE_AFTER
+    return (now or timezone.now()) - updated_at > period
+
+
+def stale_filter(now: datetime, older_than: timedelta | None = None) -> Q:
+    """Rows whose progress is stale, as a filter whose range part uses the updated-at index."""
+    processing_age = older_than if older_than is not None else app_settings.STALE_AFTER
+    finished_age = older_than if older_than is not None else app_settings.FINISHED_TTL
+    processing_cut = now - processing_age
+    finished_cut = now - finished_age
+    return Q(progress_updated_at__lt=max(processing_cut, finished_cut)) & (
+        Q(progress_status=ProgressStatus.PROCESSING, progress_updated_at__lt=processing_cut)
+        | Q(progress_status__in=FINAL_STATUSES, progress_updated_at__lt=finished_cut)
+    )
+
+
+def live_progress(meta: Any, status: str, updated_at: datetime | None) -> dict[str, Any] | None:
+    """The stored progress dict (a copy), or None when absent or stale."""
+    if not isinstance(meta, dict) or is_stale(status, updated_at):
+        return None
+    progress = meta.get(PROGRESS_KEY)
+    return copy.deepcopy(progress) if isinstance(progress, dict) else None
+
+
+def get_progress(session_id: str | UUID) -> dict[str, Any] | None:
+    """The whole progress dict of a session, or None if unknown, malformed or stale."""
+    uuid = parse_session_id(session_id)
+    if uuid is None:
+        return None
+    row = (
+        get_progress_model()
+        ._default_manager.filter(progress_session_id=uuid)
+        .values_list("meta", "progress_status", "progress_updated_at")
+        .first()
+    )
+    return live_progress(*row) if row else None
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """What the API needs to answer a poll, fetched in one query."""
+
+    progress: dict[str, Any]
+    owner_id: Any
+
+
+def owner_field() -> str | None:
+    return app_settings.OWNER_FIELD or None
+
+
+def session_for_api(session_id: object) -> SessionRecord | None:
+    uuid = parse_session_id(session_id)
+    if uuid is None:
+        return None
+    fields = ["meta", "progress_status", "progress_updated_at"]
+    owner = owner_field()
+    if owner:
+        fields.append(f"{owner}_id")
+    row = (
+        get_progress_model()
+        ._default_manager.filter(progress_session_id=uuid)
+        .values_list(*fields)
+        .first()
+    )
+    if row is None:
+        return None
+    progress = live_progress(*row[:3])
+    if progress is None:
+        return None
+    return SessionRecord(progress=progress, owner_id=row[3] if owner else None)
+
+
+def running_sessions_for(user: Any) -> QuerySet:
+    """The user's sessions still processing and not stale, newest first."""
+    owner = owner_field()
+    model = get_progress_model()
+    if not owner or not getattr(user, "is_authenticated", False):
+        return model._default_manager.none()
+    cut = timezone.now() - app_settings.STALE_AFTER
+    return (
+        model._default_manager.filter(
+            **{owner: user},
+            progress_status=ProgressStatus.PROCESSING,
+            progress_updated_at__gte=cut,
+        )
+        .order_by("-progress_updated_at")
+        .values_list("meta", flat=True)
+    )

@@ -1,0 +1,253 @@
+"""The public Python API: every write to progress goes through these functions.
+
+Workers call them from any process; each call is one short transaction on the progress row
+(see ``storage``), so concurrent workers lose no update on SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from django.db import transaction
+from django.dispatch import Signal
+from django.utils import timezone
+
+from . import signals, state, storage
+from .conf import app_settings
+from .exceptions import InvalidProgressData, SessionActive, SessionNotFound
+from .models import PROGRESS_KEY, AbstractProgressModel, ProgressStatus, get_progress_model
+from .selectors import get_progress, is_stale, parse_session_id, stale_filter
+from .storage import Row
+
+__all__ = [
+    "cleanup_stale_progress",
+    "clear_progress",
+    "get_progress",
+    "heartbeat",
+    "mark_session_complete",
+    "mark_session_error",
+    "start_session",
+    "update_file_progress",
+    "update_progress",
+]
+
+Progress = dict[str, Any]
+
+
+def _stored(row: Row, session_id: str | None = None) -> Progress:
+    """The row's progress dict; with a session id, only if it belongs to that session."""
+    if not isinstance(row.meta, dict):
+        raise InvalidProgressData(
+            f"meta of this row is a {type(row.meta).__name__}, not a dict; "
+            "progress can only be stored in a dict."
+        )
+    progress = row.meta.get(PROGRESS_KEY)
+    if not isinstance(progress, dict) or (
+        session_id is not None and progress.get("session_id") != session_id
+    ):
+        raise SessionNotFound(session_id)
+    return progress
+
+
+def _session_write(
+    session_id: str | UUID,
+    change: Callable[[Progress, float], Progress | None],
+    signal: Signal | Callable[[Progress], Signal],
+) -> Progress:
+    """Apply ``change`` to a session's stored dict; final sessions are left as they are."""
+    uuid_ = parse_session_id(session_id)
+    if uuid_ is None:
+        raise SessionNotFound(session_id)
+    sid = str(uuid_)
+    now = timezone.now()
+
+    def mutate(row: Row) -> Progress | None:
+        current = _stored(row, sid)
+        if state.is_final(current):
+            return None
+        return change(current, now.timestamp())
+
+    try:
+        result = storage.write(get_progress_model(), {"progress_session_id": uuid_}, mutate, now)
+    except storage.RowMissing:
+        raise SessionNotFound(session_id) from None
+    assert result.progress is not None
+    if result.changed:
+        chosen = signal if isinstance(signal, Signal) else signal(result.progress)
+        _send_after_commit(chosen, result)
+    return copy.deepcopy(result.progress)
+
+
+def _send_after_commit(signal: Signal, result: storage.WriteResult) -> None:
+    progress = copy.deepcopy(result.progress)
+    assert progress is not None
+
+    def send() -> None:
+        signal.send(sender=get_progress_model(), session_id=progress["session_id"], progress=progress)
+
+    if result.committed:
+        send()
+    else:
+        transaction.on_commit(send, using=result.alias)
+
+
+def start_session(
+    knowledge: AbstractProgressModel,
+    *,
+    total_files: int = 1,
+    files: Iterable[str] = (),
+    message: str = "",
+    join_active: bool = False,
+) -> str:
+    """Start tracking work on ``knowledge`` and return the new session id (a UUID4 string).
+
+    ``files`` lists the file names to track (pending entries); ``total_files`` grows to fit
+    them. On a row whose session is still processing (not stale) this raises
+    ``SessionActive``, or with ``join_active=True`` adds ``files`` to that session and returns
+    its id. Host keys in ``meta`` are kept.
+    """
+    if not isinstance(knowledge, AbstractProgressModel) or knowledge.pk is None:
+        raise InvalidProgressData("start_session() needs a saved progress-model instance.")
+    files = list(files) if not isinstance(files, str | bytes) else files
+    new_id = str(uuid.uuid4())
+    now = timezone.now()
+    # Validate before touching the row so bad input never reaches storage.
+    fresh = state.new_progress(
+        new_id, total_files=total_files, files=files, message=message, now=now.timestamp()
+    )
+
+    def mutate(row: Row) -> Progress:
+        if not isinstance(row.meta, dict):
+            _stored(row)
+        current = row.meta.get(PROGRESS_KEY)
+        if (
+            isinstance(current, dict)
+            and current.get("status") == ProgressStatus.PROCESSING
+            and not is_stale(ProgressStatus.PROCESSING, row.updated_at, now)
+        ):
+            if not join_active:
+                raise SessionActive(current["session_id"])
+            return state.apply_join(current, files, now=now.timestamp())
+        return fresh
+
+    model = type(knowledge)
+    try:
+        result = storage.write(model, {"pk": knowledge.pk}, mutate, now)
+    except storage.RowMissing:
+        raise InvalidProgressData(f"{model.__name__} {knowledge.pk} does not exist.") from None
+    progress = result.progress
+    assert progress is not None
+    knowledge.meta = {**(knowledge.meta if isinstance(knowledge.meta, dict) else {}),
+                      PROGRESS_KEY: copy.deepcopy(progress)}
+    joined = progress["session_id"] != new_id
+    _send_after_commit(signals.progress_updated if joined else signals.progress_started, result)
+    return str(progress["session_id"])
+
+
+def update_progress(
+    session_id: str | UUID,
+    progress: float | None = None,
+    message: str | None = None,
+    **fields: Any,
+) -> Progress:
+    """Set overall progress, message and counts of a processing session."""
+    state.check_update_args(progress, message, fields)
+    return _session_write(
+        session_id,
+        lambda current, now: state.apply_update(
+            current, progress=progress, message=message, fields=fields, now=now
+        ),
+        signals.progress_updated,
+    )
+
+
+def update_file_progress(
+    session_id: str | UUID,
+    filename: str,
+    *,
+    progress: float,
+    status: str = "processing",
+    message: str | None = None,
+    error: str | None = None,
+) -> Progress:
+    """Record one file's progress; a file that reaches completed/error is counted once."""
+    state.check_file_args(filename, progress, status, message)
+    return _session_write(
+        session_id,
+        lambda current, now: state.apply_file_update(
+            current, filename, progress=progress, status=status, message=message,
+            error=error, now=now,
+        ),
+        signals.progress_updated,
+    )
+
+
+def mark_session_complete(session_id: str | UUID, message: str | None = None) -> Progress:
+    """Finish a session successfully; raises if files are still unfinished."""
+    if message is not None:
+        state.check_text("message", message)
+    return _session_write(
+        session_id,
+        lambda current, now: state.apply_complete(current, message=message, now=now),
+        signals.progress_completed,
+    )
+
+
+def mark_session_error(session_id: str | UUID, error: object) -> Progress:
+    """Finish a session as failed. A long error text is truncated, never refused."""
+    return _session_write(
+        session_id,
+        lambda current, now: state.apply_error(current, error=error, now=now),
+        signals.progress_failed,
+    )
+
+
+def heartbeat(session_id: str | UUID) -> Progress:
+    """Refresh ``last_updated`` of a processing session so a live worker never looks stale."""
+    return _session_write(
+        session_id,
+        lambda current, now: state.apply_heartbeat(current, now=now),
+        signals.progress_updated,
+    )
+
+
+def clear_progress(session_id: str | UUID) -> bool:
+    """Remove a session's progress from its row (the row stays). False if there was none."""
+    uuid_ = parse_session_id(session_id)
+    if uuid_ is None:
+        return False
+    manager = get_progress_model()._default_manager
+    return bool(manager.filter(progress_session_id=uuid_).update(**storage.cleared_values()))
+
+
+def cleanup_stale_progress(
+    *,
+    older_than: timedelta | None = None,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+) -> int:
+    """Remove stale progress (rows stay) in batches; return how many sessions were removed.
+
+    Without ``older_than``, processing sessions older than ``STALE_AFTER`` and finished ones
+    older than ``FINISHED_TTL`` go; with it, any session not updated for that long. Each batch
+    is one UPDATE in its own short transaction that re-checks staleness, so a session a worker
+    revives meanwhile is kept.
+    """
+    if older_than is not None and (
+        not isinstance(older_than, timedelta) or older_than < timedelta(0)
+    ):
+        raise InvalidProgressData("older_than must be a non-negative timedelta.")
+    size = batch_size or app_settings.CLEANUP_BATCH_SIZE
+    manager = get_progress_model()._default_manager
+    stale = manager.filter(stale_filter(timezone.now(), older_than))
+    if dry_run:
+        return stale.count()
+    removed = 0
+    while pks := list(stale.values_list("pk", flat=True)[:size]):
+        removed += stale.filter(pk__in=pks).update(**storage.cleared_values())
+    return removed

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from progress_tracking.models import get_progress_model
+
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_user("alice", password="pw-alice-123")
+
+
+@pytest.fixture
+def other_user(db):
+    return get_user_model().objects.create_user("bob", password="pw-bob-123")
+
+
+@pytest.fixture
+def staff_user(db):
+    return get_user_model().objects.create_user("staff", password="pw-staff-123", is_staff=True)
+
+
+@pytest.fixture
+def make_knowledge(db):
+    """Create a row of the configured progress model (owner optional)."""
+    model = get_progress_model()
+
+    def make(owner=None, **kwargs):
+        values = {"name": "Test base"} if hasattr(model, "name") else {}
+        values.update(kwargs)
+        if owner is not None:
+            from progress_tracking.conf import app_settings
+
+            values[app_settings.OWNER_FIELD] = owner
+        return model.objects.create(**values)
+
+    return make
+
+
+@pytest.fixture
+def knowledge(make_knowledge, user):
+    return make_knowledge(owner=user)
