@@ -62,13 +62,16 @@ def get_progress(session_id: str | UUID) -> dict[str, Any] | None:
     uuid = parse_session_id(session_id)
     if uuid is None:
         return None
-    row = (
-        get_progress_model()
-        ._default_manager.filter(progress_session_id=uuid)
-        .values_list("meta", "progress_status", "progress_updated_at")
-        .first()
+    rows = get_progress_model()._default_manager.filter(progress_session_id=uuid).values_list(
+        "meta", "progress_status", "progress_updated_at"
     )
+    row = _one(rows)
     return live_progress(*row) if row else None
+
+
+def _one(queryset: QuerySet) -> Any:
+    # The session id is unique: no ORDER BY (which .first() would add) is needed.
+    return next(iter(queryset[:1]), None)
 
 
 @dataclass(frozen=True)
@@ -91,11 +94,8 @@ def session_for_api(session_id: object) -> SessionRecord | None:
     owner = owner_field()
     if owner:
         fields.append(f"{owner}_id")
-    row = (
-        get_progress_model()
-        ._default_manager.filter(progress_session_id=uuid)
-        .values_list(*fields)
-        .first()
+    row = _one(
+        get_progress_model()._default_manager.filter(progress_session_id=uuid).values_list(*fields)
     )
     if row is None:
         return None

@@ -183,6 +183,7 @@ def _immediate_on_sqlite(connection: BaseDatabaseWrapper):  # type: ignore[no-un
     if connection.vendor != "sqlite" or connection.in_atomic_block:
         yield
         return
+    connection.ensure_connection()  # transaction_mode is set when the connection opens
     previous = connection.transaction_mode
     connection.transaction_mode = "IMMEDIATE"
     try:

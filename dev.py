@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Set-up and everyday commands; needs nothing but Python 3.11+.
+
+    python3 dev.py demo    # virtualenv, install, migrate, demo user, web server + task worker
+    python3 dev.py test    # virtualenv, install, Python tests, JS tests (with Node), browser tests
+
+Run ``python3 dev.py --help`` for the options (another interpreter, database or venv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+JS_DIR = ROOT / "tests" / "js"
+DEMO_USER = ("demo", "demo-password")
+
+
+def run(*cmd: object, check: bool = True, **kwargs: object) -> int:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.run([str(c) for c in cmd], check=check, cwd=ROOT, **kwargs).returncode
+
+
+def python_in(venv_dir: Path) -> Path:
+    return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def ensure_venv(venv_dir: Path, interpreter: str, groups: list[str]) -> Path:
+    """Create the virtualenv and install the project with ``groups``; skip when up to date."""
+    python = python_in(venv_dir)
+    if not python.exists():
+        if interpreter == sys.executable:
+            venv.EnvBuilder(with_pip=True).create(venv_dir)
+        else:
+            run(interpreter, "-m", "venv", venv_dir)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    digest.update(" ".join(groups).encode())
+    marker = venv_dir / ".installed"
+    if not marker.exists() or marker.read_text() != digest.hexdigest():
+        # Dependency groups need pip >= 25.1.
+        run(python, "-m", "pip", "install", "-q", "--upgrade", "pip")
+        extra = [arg for group in groups for arg in ("--group", group)]
+        run(python, "-m", "pip", "install", "-q", "-e", ".", *extra)
+        marker.write_text(digest.hexdigest())
+    return python
+
+
+def js_tests() -> int:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        print("Node.js not found: JS unit tests skipped (install Node.js 20+ to run them).")
+        return 0
+    lock = JS_DIR / "package-lock.json"
+    stamp = JS_DIR / "node_modules" / ".lock-hash"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text() != digest:
+        run(npm, "ci", "--no-audit", "--no-fund", "--prefix", JS_DIR)
+        stamp.write_text(digest)
+    return run(npm, "test", "--prefix", JS_DIR, check=False)
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    python = ensure_venv(Path(args.venv), args.python, ["test"])
+    pytest_args = list(args.pytest_args)
+    if pytest_args[:1] == ["--"]:
+        pytest_args = pytest_args[1:]
+    if not args.no_cov:
+        pytest_args = ["--cov", "--cov-report=term", *pytest_args]
+    status = run(python, "-m", "pytest", *pytest_args, check=False)
+    if not args.python_only:
+        status = js_tests() or status
+    print("All tests passed." if status == 0 else "Some tests failed.")
+    return status
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    python = ensure_venv(Path(args.venv), args.python, ["demo"])
+    env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "true")}
+    manage = [python, "manage.py"]
+    run(*manage, "migrate", "--noinput", env=env)
+    run(*manage, "ensure_demo_user", DEMO_USER[0], DEMO_USER[1], env=env)
+    address = f"127.0.0.1:{args.port}"
+    procs = [
+        subprocess.Popen([str(c) for c in (*manage, "runserver", address)], cwd=ROOT, env=env),
+        subprocess.Popen([str(c) for c in (*manage, "db_worker")], cwd=ROOT, env=env),
+    ]
+    time.sleep(1.5)
+    print(
+        f"\n  Demo running: http://{address}/  (admin: http://{address}/admin/)\n"
+        f"  Log in as {DEMO_USER[0]} / {DEMO_USER[1]}. Web server and task worker stop on Ctrl-C.\n",
+        flush=True,
+    )
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--python", default=sys.executable, help="interpreter for the virtualenv")
+    parser.add_argument("--venv", default=str(ROOT / ".venv"), help="virtualenv directory")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run the demo site with a task worker on SQLite")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(func=cmd_demo)
+    test = sub.add_parser("test", help="run the test suites")
+    test.add_argument("--python-only", action="store_true", help="skip the JS unit tests")
+    test.add_argument("--no-cov", action="store_true", help="no coverage report")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
+    test.set_defaults(func=cmd_test)
+    args = parser.parse_args()
+    if sys.version_info < (3, 11):
+        parser.error("Python 3.11 or newer is needed.")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The polling API: one thin DRF view per operation.
+
+Settings are read per request (``get_authenticators``/``get_permissions``), so a host's
+``PROGRESS_TRACKING`` and ``REST_FRAMEWORK`` settings, and ``override_settings`` in tests, take
+effect without a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import parse_etags
+from django.utils.module_loading import import_string
+from rest_framework.exceptions import NotFound
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from . import schema, selectors, services
+from .conf import app_settings
+from .models import PROGRESS_KEY
+from .serializers import ClearedSerializer, ProgressStatusSerializer
+
+NOT_FOUND_DETAIL = "Progress session not found."
+CLEARED_MESSAGE = "Progress data cleared successfully"
+LEGACY_DETAIL = (
+    "The Server-Sent Events progress endpoint is deprecated and no longer streams: "
+    "use the status endpoint (status_url) and poll it."
+)
+# When the SSE endpoint was retired (RFC 9745 ``Deprecation: @<unix time>``).
+SSE_DEPRECATED_AT = datetime(2026, 11, 1, tzinfo=UTC)
+# Most running sessions one list answer shows (newest first).
+LIST_LIMIT = 50
+# Bump when the status body's shape changes, so cached ETags from older releases never match.
+BODY_FORMAT = "1"
+
+
+def resolve_classes(entries: Iterable[Any]) -> list[type]:
+    return [import_string(e) if isinstance(e, str) else e for e in entries]
+
+
+def format_seconds(value: float) -> str:
+    """``1`` -> ``"1"``, ``1.0`` -> ``"1"``, ``0.25`` -> ``"0.25"``."""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def status_etag(progress: dict[str, Any], files_limit: int) -> str:
+    """A strong ETag that changes whenever the status body does, without rendering it.
+
+    Every write through the services bumps ``version``. Progress written in the seed's format
+    has no version, so its ETag is derived from the whole stored dict instead.
+    """
+    version = progress.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > 0:
+        state = f"{version}:{progress.get('last_updated')}:{progress.get('status')}"
+    else:
+        state = json.dumps(progress, sort_keys=True, default=str)
+    key = f"{BODY_FORMAT}:{files_limit}:{progress.get('session_id')}:{state}"
+    return '"%s"' % hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """``If-None-Match`` uses the weak comparison (RFC 9110 13.1.2); ``*`` matches any."""
+    if not if_none_match:
+        return False
+    tags = parse_etags(if_none_match)
+    if tags == ["*"]:
+        return True
+    return any(tag.removeprefix("W/") == etag for tag in tags)
+
+
+class JSONOnlyNegotiation(BaseContentNegotiation):
+    """Always answer JSON, whatever ``Accept`` says (an EventSource sends text/event-stream)."""
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: Any = None):  # type: ignore[no-untyped-def]
+        return renderers[0], renderers[0].media_type
+
+
+class ProgressAPIView(APIView):
+    """Base of the API views: host-configurable auth, JSON only, never cached."""
+
+    renderer_classes = (JSONRenderer,)
+    parser_classes = ()
+    content_negotiation_class = JSONOnlyNegotiation
+    poll_interval_header = False
+
+    def get_authenticators(self) -> list[Any]:
+        classes = app_settings.AUTHENTICATION_CLASSES
+        if classes is None:
+            classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+        return [cls() for cls in resolve_classes(classes)]
+
+    def get_permissions(self) -> list[Any]:
+        return [cls() for cls in resolve_classes(app_settings.PERMISSION_CLASSES)]
+
+    def check_object_permissions(self, request: Request, obj: Any) -> None:
+        # A session the caller may not see answers exactly like a missing one: never 403.
+        for permission in self.get_permissions():
+            if not permission.has_object_permission(request, self, obj):
+                raise NotFound(NOT_FOUND_DETAIL)
+
+    def get_session(self, session_id: str) -> selectors.SessionRecord:
+        """The live session the caller may see, in one query; else 404."""
+        record = selectors.session_for_api(session_id)
+        if record is None:
+            raise NotFound(NOT_FOUND_DETAIL)
+        self.check_object_permissions(self.request, record)
+        return record
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        add_never_cache_headers(response)
+        if self.poll_interval_header:
+            response["X-Poll-Interval"] = format_seconds(app_settings.POLL_INTERVAL)
+        return response
+
+
+@schema.list_view
+class SessionListView(ProgressAPIView):
+    """The caller's sessions still processing, so another tab or device can pick them up."""
+
+    poll_interval_header = True
+
+    def get(self, request: Request) -> Response:
+        metas = selectors.running_sessions_for(request.user)[:LIST_LIMIT]
+        running = [m[PROGRESS_KEY] for m in metas if isinstance(m, dict) and PROGRESS_KEY in m]
+        serializer = ProgressStatusSerializer(
+            running, many=True, context={"files_limit": app_settings.FILES_LIMIT}
+        )
+        return Response({"results": serializer.data})
+
+
+@schema.status_view
+class SessionStatusView(ProgressAPIView):
+    """Poll a session: the status body, or 304 when ``If-None-Match`` has the current ETag."""
+
+    poll_interval_header = True
+
+    def get(self, request: Request, session_id: str) -> Response:
+        progress = self.get_session(session_id).progress
+        files_limit = app_settings.FILES_LIMIT
+        etag = status_etag(progress, files_limit)
+        headers = {"ETag": etag}
+        if etag_matches(request.headers.get("If-None-Match"), etag):
+            return Response(status=304, headers=headers)
+        body = ProgressStatusSerializer(progress, context={"files_limit": files_limit}).data
+        return Response(body, headers=headers)
+
+
+# The legacy stream URL needs neither authentication nor the database: it answers 410 to all.
+LEGACY_METHODS = frozenset({"GET", "HEAD"})
+
+
+@schema.session_view
+class SessionView(ProgressAPIView):
+    """``GET``: the retired SSE stream (410 Gone). ``DELETE``: clear a session's progress."""
+
+    def _is_legacy(self) -> bool:
+        # request is None while drf-spectacular builds its mock request.
+        return getattr(self.request, "method", None) in LEGACY_METHODS
+
+    def get_authenticators(self) -> list[Any]:
+        return [] if self._is_legacy() else super().get_authenticators()
+
+    def get_permissions(self) -> list[Any]:
+        return [] if self._is_legacy() else super().get_permissions()
+
+    def get(self, request: Request, session_id: str) -> Response:
+        namespace = request.resolver_match.namespace if request.resolver_match else ""
+        name = f"{namespace}:status" if namespace else "progress_tracking:status"
+        status_url = request.build_absolute_uri(reverse(name, kwargs={"session_id": session_id}))
+        return Response(
+            {"detail": LEGACY_DETAIL, "status_url": status_url},
+            status=410,
+            headers={
+                "Deprecation": f"@{int(SSE_DEPRECATED_AT.timestamp())}",
+                "Link": f'<{status_url}>; rel="successor-version"',
+            },
+        )
+
+    def delete(self, request: Request, session_id: str) -> Response:
+        self.get_session(session_id)
+        if not services.clear_progress(session_id):
+            raise NotFound(NOT_FOUND_DETAIL)  # cleared by someone else meanwhile
+        return Response(ClearedSerializer({"message": CLEARED_MESSAGE}).data)
