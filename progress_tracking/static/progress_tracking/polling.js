@@ -437,6 +437,7 @@ export class ProgressPoller {
   #serverInterval = null;
   #failures = 0;
   #lastAttemptAt = 0;
+  #answered = false;
   #nextPollAt = 0;
   #timer = null;
   #inflight = null;
@@ -586,7 +587,9 @@ export class ProgressPoller {
 
   #maybeSteal() {
     if (this.#role !== "follower" || this.#stealing || !this.#tab.visible) return;
-    if (this.#leaderTab === null || this.#tab.peerVisible(this.#leaderTab)) return;
+    const leader = this.#leaderTab;
+    // A leader in this very tab shares its visibility: stealing would only ping-pong.
+    if (leader === null || leader === this.#tab.id || this.#tab.peerVisible(leader)) return;
     // The leader is hidden, so the browser may throttle its timers: lead from here.
     this.#stealing = true;
     this.#requestLeadership(true);
@@ -656,6 +659,7 @@ export class ProgressPoller {
   }
 
   #handle(outcome) {
+    this.#answered = true;
     if (outcome.interval) this.#serverInterval = outcome.interval;
     if (outcome.kind === "not_found" || outcome.kind === "forbidden") {
       this.#end(outcome.kind, outcome.message, outcome.httpStatus);
@@ -750,7 +754,8 @@ export class ProgressPoller {
   [RECEIVE](message) {
     if (this.#state !== "running") return;
     if (message.type === "hello") {
-      if (this.#role === "leader") this.#share();
+      // Only a leader that has heard from the server has something to tell.
+      if (this.#role === "leader" && this.#answered) this.#share();
       return;
     }
     if (message.type === "end") {

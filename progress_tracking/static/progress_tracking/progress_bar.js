@@ -1,0 +1,378 @@
+/**
+ * Wires the server-rendered `{% progress_bar %}` partials to polling.js.
+ *
+ * Loaded with `{% progress_tracking_assets %}` (a module script): on DOMContentLoaded it
+ * attaches every `[data-progress-tracking]` element. Call `attachProgressBar(element)` for
+ * bars added later. Each bar dispatches `progress-tracking:progress`, `:complete` and
+ * `:error` CustomEvents (they bubble) so pages can react without a framework.
+ */
+import {
+  getRememberedSessions,
+  listProgressSessions,
+  startProgressTracking,
+} from "./polling.js";
+
+export const SELECTOR = "[data-progress-tracking]";
+export const EVENTS = Object.freeze({
+  progress: "progress-tracking:progress",
+  complete: "progress-tracking:complete",
+  error: "progress-tracking:error",
+});
+
+const ANNOUNCE_EVERY = 5000;
+const FINAL_STATES = new Set(["completed", "error"]);
+const controllers = new WeakMap();
+
+// Django's JavaScript catalog (JavaScriptCatalog view) defines these globals when mounted.
+function gettext(msgid) {
+  const translate = globalThis.gettext;
+  return typeof translate === "function" ? translate(msgid) : msgid;
+}
+
+function ngettext(singular, plural, count) {
+  const translate = globalThis.ngettext;
+  if (typeof translate === "function") return translate(singular, plural, count);
+  return count === 1 ? singular : plural;
+}
+
+function interpolate(format, values) {
+  const django = globalThis.interpolate;
+  if (typeof django === "function") return django(format, values, true);
+  return format.replace(/%\((\w+)\)s/g, (match, name) => (name in values ? String(values[name]) : match));
+}
+
+function fileStateLabel(state) {
+  switch (state) {
+    case "pending":
+      return gettext("Pending");
+    case "processing":
+      return gettext("Processing");
+    case "completed":
+      return gettext("Completed");
+    case "error":
+      return gettext("Error");
+    default:
+      return String(state ?? "");
+  }
+}
+
+/** 0–100, rounded, whatever the server sent. */
+export function percentOf(status) {
+  const value = Number(status?.progress);
+  if (!Number.isFinite(value)) return 0;
+  return Math.round(Math.min(100, Math.max(0, value)));
+}
+
+/** The text a screen reader reads for the bar's value: "3 of 10 files (45%)" or "45%". */
+export function valueTextOf(status) {
+  const percent = `${percentOf(status)}%`;
+  const total = Number(status?.total_files);
+  if (!Number.isInteger(total) || total <= 0) return percent;
+  const format = ngettext(
+    "%(processed)s of %(total)s file (%(percent)s)",
+    "%(processed)s of %(total)s files (%(percent)s)",
+    total,
+  );
+  return interpolate(format, { processed: Number(status.processed_files) || 0, total, percent });
+}
+
+function messageOf(status) {
+  if (status.status === "completed") return status.message || gettext("Processing complete.");
+  if (status.status === "error") {
+    return interpolate(gettext("Processing failed: %(error)s"), {
+      error: status.error || status.message || gettext("unknown error"),
+    });
+  }
+  return status.message || gettext("Processing…");
+}
+
+function errorMessageOf(error) {
+  switch (error?.kind) {
+    case "failed":
+      return interpolate(gettext("Processing failed: %(error)s"), { error: error.message });
+    case "not_found":
+      return gettext("This progress is no longer available.");
+    case "forbidden":
+      return gettext("You are not allowed to see this progress.");
+    case "stalled":
+      return gettext("No progress for a while: the work may have stopped.");
+    default:
+      return gettext("Progress could not be loaded.");
+  }
+}
+
+function part(element, name) {
+  return element.querySelector(`[data-progress-tracking-${name}]`);
+}
+
+function setText(node, text) {
+  if (node && node.textContent !== text) node.textContent = text;
+}
+
+function sameFiles(a, b) {
+  return JSON.stringify(a ?? []) === JSON.stringify(b ?? []);
+}
+
+/**
+ * Update a bar's DOM from a status body: ARIA value, fill, percentage, message and files.
+ * Needs nothing but the partial's markup, so pages can call it with their own statuses.
+ */
+export function renderStatus(element, status, { state = status.status } = {}) {
+  const percent = percentOf(status);
+  const bar = part(element, "bar");
+  if (bar) {
+    bar.setAttribute("aria-valuenow", String(percent));
+    bar.setAttribute("aria-valuetext", valueTextOf(status));
+    if (FINAL_STATES.has(state)) bar.removeAttribute("aria-busy");
+    else bar.setAttribute("aria-busy", "true");
+  }
+  element.style?.setProperty?.("--progress-tracking-value", `${percent}%`);
+  element.setAttribute("data-state", state);
+  element.setAttribute("data-progress", String(percent));
+  setText(part(element, "percent"), `${percent}%`);
+  setText(part(element, "message"), messageOf(status));
+  renderFiles(part(element, "files"), status);
+  element.hidden = false;
+}
+
+function renderFiles(list, status) {
+  if (!list || !Array.isArray(status.files)) return;
+  if (list.lastFiles !== undefined && sameFiles(list.lastFiles, status.files)) return;
+  list.lastFiles = status.files;
+  const document = list.ownerDocument;
+  const rows = status.files.map((file) => {
+    const row = document.createElement("li");
+    row.className = "progress-tracking__file";
+    row.setAttribute("data-file-status", String(file.status ?? ""));
+    const name = document.createElement("span");
+    name.className = "progress-tracking__file-name";
+    name.textContent = String(file.name ?? "");
+    const state = document.createElement("span");
+    state.className = "progress-tracking__file-status";
+    state.textContent = fileStateLabel(file.status);
+    row.append(name, " ", state);
+    if (file.error) {
+      const error = document.createElement("span");
+      error.className = "progress-tracking__file-error";
+      error.textContent = String(file.error);
+      row.append(" ", error);
+    }
+    return row;
+  });
+  const hiddenCount = Number(status.files_total) - status.files.length;
+  if (Number.isInteger(hiddenCount) && hiddenCount > 0) {
+    const more = document.createElement("li");
+    more.className = "progress-tracking__file progress-tracking__file--more";
+    more.textContent = interpolate(
+      ngettext("and %(count)s more file", "and %(count)s more files", hiddenCount),
+      { count: hiddenCount },
+    );
+    rows.push(more);
+  }
+  list.replaceChildren(...rows);
+  list.hidden = rows.length === 0;
+}
+
+function initialStatus(element) {
+  const state = element.getAttribute("data-status") || "processing";
+  return {
+    status: state,
+    progress: Number(element.getAttribute("data-progress")) || 0,
+  };
+}
+
+class ProgressBarController {
+  constructor(element, options) {
+    const { now, setTimeout: setTimer, clearTimeout: clearTimer, ...pollerOptions } = options;
+    this.element = element;
+    this.now = now ?? (() => Date.now());
+    this.setTimer = setTimer ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
+    this.clearTimer = clearTimer ?? ((id) => globalThis.clearTimeout(id));
+    this.sessionId = element.getAttribute("data-session-id") || "";
+    const interval = Number(element.getAttribute("data-interval"));
+    const baseUrl = element.getAttribute("data-base-url");
+    this.pollerOptions = {
+      ...(baseUrl !== null ? { baseUrl } : {}),
+      ...(interval > 0 ? { interval } : {}),
+      ...pollerOptions,
+    };
+    this.live = part(element, "live");
+    this.lastAnnounced = this.live?.textContent ?? "";
+    this.lastAnnouncedAt = this.now();
+    this.pendingText = null;
+    this.pendingTimer = null;
+    this.poller = null;
+    this.unsubscribe = null;
+  }
+
+  start() {
+    // The server-rendered value; set from here so no inline style is needed (CSP).
+    const initial = initialStatus(this.element);
+    this.element.style?.setProperty?.("--progress-tracking-value", `${percentOf(initial)}%`);
+    if (!this.sessionId) return;
+    // A session already finished when the page was rendered shows its final state as is.
+    if (FINAL_STATES.has(initial.status)) return;
+    this.poller = startProgressTracking(this.sessionId, undefined, undefined, this.pollerOptions);
+    this.unsubscribe = this.poller.subscribe({
+      onProgress: (status) => this.progress(status),
+      onComplete: (status) => this.complete(status),
+      onError: (error) => this.fail(error),
+    });
+  }
+
+  detach() {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    if (this.pendingTimer !== null) this.clearTimer(this.pendingTimer);
+    this.pendingTimer = null;
+    controllers.delete(this.element);
+  }
+
+  dispatch(type, detail) {
+    const event = new CustomEvent(type, { bubbles: true, detail: { sessionId: this.sessionId, ...detail } });
+    this.element.dispatchEvent(event);
+  }
+
+  progress(status) {
+    renderStatus(this.element, status);
+    if (!FINAL_STATES.has(status.status)) this.announce(valueTextOf(status), false);
+    this.dispatch(EVENTS.progress, { status });
+  }
+
+  complete(status) {
+    if (status) renderStatus(this.element, status, { state: "completed" });
+    this.announce(status ? messageOf(status) : gettext("Processing complete."), true);
+    this.dispatch(EVENTS.complete, { status });
+    this.unsubscribe = null;
+  }
+
+  fail(error) {
+    const message = errorMessageOf(error);
+    this.element.setAttribute("data-state", "error");
+    this.element.setAttribute("data-error-kind", error?.kind ?? "");
+    this.element.hidden = false;
+    part(this.element, "bar")?.removeAttribute("aria-busy");
+    setText(part(this.element, "message"), message);
+    this.announce(message, true);
+    this.dispatch(EVENTS.error, { error, kind: error?.kind, status: error?.status ?? null });
+    this.unsubscribe = null;
+  }
+
+  /** Polite announcements at most every few seconds; final ones at once. */
+  announce(text, urgent) {
+    if (!this.live) return;
+    if (urgent) {
+      if (this.pendingTimer !== null) this.clearTimer(this.pendingTimer);
+      this.pendingTimer = null;
+      this.write(text);
+      return;
+    }
+    if (this.pendingTimer === null && text === this.lastAnnounced) return;
+    const wait = this.lastAnnouncedAt + ANNOUNCE_EVERY - this.now();
+    if (wait <= 0 && this.pendingTimer === null) {
+      this.write(text);
+      return;
+    }
+    this.pendingText = text;
+    if (this.pendingTimer !== null) return;
+    this.pendingTimer = this.setTimer(() => {
+      this.pendingTimer = null;
+      if (this.pendingText !== this.lastAnnounced) this.write(this.pendingText);
+    }, Math.max(0, wait));
+  }
+
+  write(text) {
+    this.live.textContent = text;
+    this.lastAnnounced = text;
+    this.lastAnnouncedAt = this.now();
+    this.pendingText = null;
+  }
+}
+
+/**
+ * Attach one bar (idempotent) and start tracking its session. `options` adds poller
+ * options (`headers`, `fetch`, …) and, for tests, `now`/`setTimeout`/`clearTimeout`.
+ */
+export function attachProgressBar(element, options = {}) {
+  const existing = controllers.get(element);
+  if (existing) return existing;
+  const controller = new ProgressBarController(element, options);
+  controllers.set(element, controller);
+  controller.start();
+  return controller;
+}
+
+/** Stop updating a bar (the session keeps being tracked by its other listeners). */
+export function detachProgressBar(element) {
+  controllers.get(element)?.detach();
+}
+
+function renumberIds(clone) {
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const renamed = new Map();
+  for (const node of [clone, ...clone.querySelectorAll("[id]")]) {
+    const id = node.getAttribute("id");
+    if (!id) continue;
+    renamed.set(id, `${id}-${suffix}`);
+    node.setAttribute("id", `${id}-${suffix}`);
+  }
+  for (const name of ["aria-labelledby", "aria-describedby"]) {
+    for (const node of clone.querySelectorAll(`[${name}]`)) {
+      const ids = node.getAttribute(name).split(/\s+/).map((id) => renamed.get(id) ?? id);
+      node.setAttribute(name, ids.join(" "));
+    }
+  }
+  return clone;
+}
+
+/** An idle bar rendered with `resume=True` adopts the sessions remembered or listed. */
+function resumeInto(placeholder, shown, options) {
+  const baseUrl = placeholder.getAttribute("data-base-url") ?? undefined;
+  let last = placeholder;
+  let used = false;
+  const adopt = (sessionId) => {
+    if (!sessionId || shown.has(sessionId)) return;
+    shown.add(sessionId);
+    const element = used ? renumberIds(placeholder.cloneNode(true)) : placeholder;
+    if (used) last.after(element);
+    used = true;
+    last = element;
+    element.setAttribute("data-session-id", sessionId);
+    element.removeAttribute("data-resume");
+    element.removeAttribute("data-discover");
+    attachProgressBar(element, options);
+  };
+  const discover = placeholder.hasAttribute("data-discover");
+  getRememberedSessions({ baseUrl }).forEach(adopt);
+  if (!discover) return;
+  const { now, setTimeout: _set, clearTimeout: _clear, ...pollerOptions } = options;
+  listProgressSessions({ baseUrl, ...pollerOptions })
+    .then((sessions) => {
+      for (const status of sessions) if (status.status === "processing") adopt(status.session_id);
+    })
+    .catch(() => {
+      // Discovery is best effort: the bars already shown keep working.
+    });
+}
+
+/** Attach every bar under `root` (default: the document). */
+export function attachAll(root = globalThis.document, options = {}) {
+  if (!root?.querySelectorAll) return [];
+  const elements = [...root.querySelectorAll(SELECTOR)];
+  const shown = new Set(elements.map((element) => element.getAttribute("data-session-id")).filter(Boolean));
+  const attached = [];
+  for (const element of elements) {
+    if (element.getAttribute("data-session-id")) attached.push(attachProgressBar(element, options));
+    else if (element.hasAttribute("data-resume")) resumeInto(element, shown, options);
+  }
+  return attached;
+}
+
+const document = globalThis.document;
+if (document?.querySelectorAll && document.addEventListener) {
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", () => attachAll(document), { once: true });
+  } else {
+    attachAll(document);
+  }
+}
