@@ -105,19 +105,20 @@ def session_for_api(session_id: object) -> SessionRecord | None:
     return SessionRecord(progress=progress, owner_id=row[3] if owner else None)
 
 
-def running_sessions_for(user: Any) -> QuerySet:
-    """The user's sessions still processing and not stale, newest first."""
+def running_progress_for(user: Any, *, limit: int) -> list[dict[str, Any]]:
+    """The user's sessions still processing and not stale, newest first (one query)."""
     owner = owner_field()
-    model = get_progress_model()
     if not owner or not getattr(user, "is_authenticated", False):
-        return model._default_manager.none()
+        return []
     cut = timezone.now() - app_settings.STALE_AFTER
-    return (
-        model._default_manager.filter(
+    metas = (
+        get_progress_model()
+        ._default_manager.filter(
             **{owner: user},
             progress_status=ProgressStatus.PROCESSING,
             progress_updated_at__gte=cut,
         )
         .order_by("-progress_updated_at")
-        .values_list("meta", flat=True)
+        .values_list("meta", flat=True)[:limit]
     )
+    return [m[PROGRESS_KEY] for m in metas if isinstance(m, dict) and PROGRESS_KEY in m]

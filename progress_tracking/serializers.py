@@ -18,7 +18,9 @@ from .models import FileStatus, ProgressStatus
 try:  # drf-spectacular is an optional extra.
     from drf_spectacular.utils import extend_schema_field
 except ImportError:  # pragma: no cover - exercised by the "without drf-spectacular" test
-    extend_schema_field = None
+    HAS_SPECTACULAR = False
+else:
+    HAS_SPECTACULAR = True
 
 
 def _inline_enum(values: list[str], *, nullable: bool = False) -> Any:
@@ -28,7 +30,7 @@ def _inline_enum(values: list[str], *, nullable: bool = False) -> Any:
         schema["nullable"] = True
 
     def decorate(cls: type) -> type:
-        return extend_schema_field(schema)(cls) if extend_schema_field else cls
+        return extend_schema_field(schema)(cls) if HAS_SPECTACULAR else cls
 
     return decorate
 
@@ -51,7 +53,7 @@ class PercentField(serializers.FloatField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(min_value=0, max_value=100, **kwargs)
 
-    def to_representation(self, value: Any) -> int | float:
+    def to_representation(self, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         return float(value)
@@ -80,6 +82,7 @@ BODY_DEFAULTS: dict[str, Any] = {
     "started_at": None,
     "finished_at": None,
     "version": 0,
+    "object_id": None,
 }
 
 
@@ -88,7 +91,7 @@ def shown_files(files: Any, limit: int) -> list[dict[str, Any]]:
     if not isinstance(files, list):
         return []
     entries = [f for f in files if isinstance(f, Mapping)]
-    ranked = sorted(entries, key=lambda f: FILE_STATUS_RANK.get(f.get("status"), 2))
+    ranked = sorted(entries, key=lambda f: FILE_STATUS_RANK.get(str(f.get("status")), 2))
     return [{**FILE_DEFAULTS, **f} for f in ranked[:limit]]
 
 
@@ -127,6 +130,11 @@ class ProgressStatusSerializer(serializers.Serializer):
     finished_at = serializers.IntegerField(allow_null=True)
     version = serializers.IntegerField(
         min_value=0, help_text="Grows with every change; the ETag is derived from it."
+    )
+    object_id = serializers.CharField(
+        allow_null=True,
+        help_text="Primary key of the row the session belongs to (e.g. the knowledge base), "
+        "so a page can pick its own sessions out of the list.",
     )
 
     def to_representation(self, instance: Mapping[str, Any]) -> dict[str, Any]:

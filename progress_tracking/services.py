@@ -118,7 +118,7 @@ def start_session(
     now = timezone.now()
     # Validate before touching the row so bad input never reaches storage.
     fresh = state.new_progress(
-        new_id, total_files=total_files, files=files, message=message, now=now.timestamp()
+        new_id, object_id=str(knowledge.pk), total_files=total_files, files=files, message=message, now=now.timestamp()
     )
 
     def mutate(row: Row) -> Progress:

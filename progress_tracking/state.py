@@ -84,12 +84,20 @@ def file_entry(name: str) -> dict[str, Any]:
 
 
 def new_progress(
-    session_id: str, *, total_files: object, files: Iterable[object], message: object, now: float
+    session_id: str,
+    *,
+    object_id: str,
+    total_files: object,
+    files: Iterable[object],
+    message: object,
+    now: float,
 ) -> Progress:
     total = check_count("total_files", total_files)
     names = check_file_names(files)
     return {
         "session_id": session_id,
+        # The row the session belongs to, so a page can tell its own sessions in a list.
+        "object_id": object_id,
         "status": ProgressStatus.PROCESSING.value,
         "total_files": max(total, len(names)),
         "processed_files": 0,

@@ -17,9 +17,11 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import parse_etags
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.renderers import JSONRenderer
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -27,12 +29,12 @@ from rest_framework.views import APIView
 
 from . import schema, selectors, services
 from .conf import app_settings
-from .models import PROGRESS_KEY
 from .serializers import ClearedSerializer, ProgressStatusSerializer
 
-NOT_FOUND_DETAIL = "Progress session not found."
+NOT_FOUND_DETAIL = _("Progress session not found.")
+# The seed's exact body: clients may compare it, so it is not translated.
 CLEARED_MESSAGE = "Progress data cleared successfully"
-LEGACY_DETAIL = (
+LEGACY_DETAIL = _(
     "The Server-Sent Events progress endpoint is deprecated and no longer streams: "
     "use the status endpoint (status_url) and poll it."
 )
@@ -67,7 +69,7 @@ def status_etag(progress: dict[str, Any], files_limit: int) -> str:
     else:
         state = json.dumps(progress, sort_keys=True, default=str)
     key = f"{BODY_FORMAT}:{files_limit}:{progress.get('session_id')}:{state}"
-    return '"%s"' % hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    return f'"{hashlib.blake2b(key.encode(), digest_size=16).hexdigest()}"'
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
@@ -83,11 +85,14 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 class JSONOnlyNegotiation(BaseContentNegotiation):
     """Always answer JSON, whatever ``Accept`` says (an EventSource sends text/event-stream)."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
-    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: Any = None):  # type: ignore[no-untyped-def]
-        return renderers[0], renderers[0].media_type
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 class ProgressAPIView(APIView):
@@ -136,8 +141,7 @@ class SessionListView(ProgressAPIView):
     poll_interval_header = True
 
     def get(self, request: Request) -> Response:
-        metas = selectors.running_sessions_for(request.user)[:LIST_LIMIT]
-        running = [m[PROGRESS_KEY] for m in metas if isinstance(m, dict) and PROGRESS_KEY in m]
+        running = selectors.running_progress_for(request.user, limit=LIST_LIMIT)
         serializer = ProgressStatusSerializer(
             running, many=True, context={"files_limit": app_settings.FILES_LIMIT}
         )

@@ -3,8 +3,6 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
-from progress_tracking.models import get_progress_model
-
 
 @pytest.fixture
 def user(db):
@@ -24,6 +22,8 @@ def staff_user(db):
 @pytest.fixture
 def make_knowledge(db):
     """Create a row of the configured progress model (owner optional)."""
+    from progress_tracking.models import get_progress_model
+
     model = get_progress_model()
 
     def make(owner=None, **kwargs):
@@ -41,3 +41,9 @@ def make_knowledge(db):
 @pytest.fixture
 def knowledge(make_knowledge, user):
     return make_knowledge(owner=user)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    # The default hasher is slow on purpose; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
