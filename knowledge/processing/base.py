@@ -28,17 +28,26 @@ class ProgressReporter:
     def __init__(self, callback: ProgressCallback) -> None:
         self._callback = callback
         self._last = -1.0
+        # What the callback raised, so callers can tell it apart from errors of the file.
+        self.callback_error: BaseException | None = None
 
     def step(self, fraction: float, message: str) -> None:
         """Report one finished step; a step that adds no progress is not reported."""
         fraction = min(max(fraction, 0.0), _LAST_STEP_FRACTION)
         if fraction > self._last:
             self._last = fraction
-            self._callback(fraction, message)
+            self._emit(fraction, message)
 
     def finish(self, message: str) -> None:
         self._last = 1.0
-        self._callback(1.0, message)
+        self._emit(1.0, message)
+
+    def _emit(self, fraction: float, message: str) -> None:
+        try:
+            self._callback(fraction, message)
+        except BaseException as exc:
+            self.callback_error = exc
+            raise
 
 
 def format_duration(seconds: float) -> str:
