@@ -114,11 +114,21 @@ TASKS = {
     }
 }
 
+# The default, set explicitly: knowledge.Document has a ForeignKey to it, and Django writes
+# such a key's migration against this setting (as with AUTH_USER_MODEL).
+PROGRESS_TRACKING_MODEL = "progress_tracking.Knowledge"
+
 PROGRESS_TRACKING = {
     "STALE_AFTER": env.float("PROGRESS_STALE_AFTER", default=300),
     "FINISHED_TTL": env.float("PROGRESS_FINISHED_TTL", default=300),
     "POLL_INTERVAL": env.float("PROGRESS_POLL_INTERVAL", default=1),
 }
+
+# The knowledge demo: upload limits, and an optional pause after every processing step
+# (slow motion for demos and browser tests).
+KNOWLEDGE_MAX_UPLOAD_BYTES = env.int("KNOWLEDGE_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
+KNOWLEDGE_MAX_FILES = env.int("KNOWLEDGE_MAX_FILES", default=20)
+KNOWLEDGE_STEP_DELAY = env.float("KNOWLEDGE_STEP_DELAY", default=0)
 
 LOGGING = {
     "version": 1,

@@ -154,7 +154,7 @@ describe("events and announcements", () => {
   });
 
   for (const [name, setUp, kind, text] of [
-    ["404", (server) => server.sessions.clear(), "not_found", "This progress is no longer available."],
+    ["404", (server) => server.sessions.clear(), "not_found", "Progress stopped being reported: the work was interrupted or cleared."],
     [
       "a failure",
       (server, id) => server.update(id, { status: "error", error: "Corrupt file" }),

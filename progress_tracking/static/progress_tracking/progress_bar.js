@@ -91,7 +91,7 @@ function errorMessageOf(error) {
     case "failed":
       return interpolate(gettext("Processing failed: %(error)s"), { error: error.message });
     case "not_found":
-      return gettext("This progress is no longer available.");
+      return gettext("Progress stopped being reported: the work was interrupted or cleared.");
     case "forbidden":
       return gettext("You are not allowed to see this progress.");
     case "stalled":

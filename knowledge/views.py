@@ -1,0 +1,164 @@
+"""The demo's pages (knowledge bases, the KnowledgeBase page) and the upload endpoint."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.generic import DetailView, ListView
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from progress_tracking.models import Knowledge
+from progress_tracking.selectors import get_progress
+from progress_tracking.services import mark_session_error, start_session
+
+from .forms import KnowledgeForm
+from .models import Document
+from .tasks import process_documents
+from .uploads import ACCEPT_ATTRIBUTE, limits, unique_names, validate_uploads
+
+
+class KnowledgeListView(LoginRequiredMixin, ListView):
+    template_name = "knowledge/list.html"
+    context_object_name = "knowledge_bases"
+
+    def get_queryset(self) -> Any:
+        return Knowledge.objects.filter(user=self.request.user).order_by("-created_at")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(form=KnowledgeForm(), **kwargs)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = KnowledgeForm(request.POST)
+        if not form.is_valid():
+            self.object_list = self.get_queryset()
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        knowledge = form.save(commit=False)
+        knowledge.user = request.user
+        knowledge.save()
+        return redirect("knowledge:detail", pk=knowledge.pk)
+
+
+class KnowledgeDetailView(LoginRequiredMixin, DetailView):
+    """The KnowledgeBase page: documents, upload form, live progress of the running batch."""
+
+    template_name = "knowledge/detail.html"
+    context_object_name = "knowledge"
+
+    def get_queryset(self) -> Any:
+        return Knowledge.objects.filter(user=self.request.user)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        knowledge = self.object
+        progress = get_progress(knowledge.progress_session_id or "")
+        max_bytes, max_files = limits()
+        return super().get_context_data(
+            documents=knowledge.documents.all(),
+            session_id=progress["session_id"] if progress else "",
+            progress=progress,
+            accept=ACCEPT_ATTRIBUTE,
+            max_upload_mib=max_bytes // 1_048_576,
+            max_files=max_files,
+            **kwargs,
+        )
+
+
+_DETAIL = inline_serializer("UploadError", {"detail": serializers.CharField()})
+
+
+@extend_schema(
+    request={
+        "multipart/form-data": {
+            "type": "object",
+            "properties": {
+                "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+            },
+            "required": ["files"],
+        }
+    },
+    responses={
+        202: inline_serializer(
+            "UploadAccepted",
+            {
+                "session_id": serializers.UUIDField(),
+                "status_url": serializers.URLField(),
+                "documents": inline_serializer(
+                    "UploadedDocument",
+                    {
+                        "id": serializers.IntegerField(),
+                        "name": serializers.CharField(),
+                        "size": serializers.IntegerField(),
+                    },
+                    many=True,
+                ),
+            },
+        ),
+        400: OpenApiResponse(_DETAIL, description="No files, too many, or a nameless file."),
+        404: OpenApiResponse(_DETAIL, description="Not your knowledge base."),
+        413: OpenApiResponse(_DETAIL, description="A file is over the size limit."),
+        415: OpenApiResponse(_DETAIL, description="A file type that cannot be processed."),
+        503: OpenApiResponse(_DETAIL, description="The task queue is unavailable."),
+    },
+)
+class UploadView(APIView):
+    """``POST`` files into a knowledge base: 202 with the session to poll; work runs in a task.
+
+    A batch already running on the knowledge base is joined (one session, one bar); a name
+    already used in that session gets a " (2)" suffix.
+    """
+
+    parser_classes = [MultiPartParser, FormParser]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Request, pk: int) -> Response | HttpResponse:
+        knowledge = Knowledge.objects.filter(user=request.user, pk=pk).first()
+        if knowledge is None:
+            raise NotFound("Knowledge base not found.")
+        uploads = request.FILES.getlist("files")
+        validate_uploads(uploads)
+        running = get_progress(knowledge.progress_session_id or "") or {}
+        active = running.get("status") == "processing"
+        taken = [f["name"] for f in running.get("files", [])] if active else []
+        names = unique_names([os.path.basename(u.name) for u in uploads], taken)
+        with transaction.atomic():
+            documents = [
+                Document.objects.create(
+                    knowledge=knowledge, file=upload, name=name, size=upload.size
+                )
+                for upload, name in zip(uploads, names, strict=True)
+            ]
+        session_id = start_session(knowledge, files=names, message="Queued", join_active=True)
+        Document.objects.filter(pk__in=[d.pk for d in documents]).update(session_id=session_id)
+        try:
+            process_documents.enqueue(session_id, [d.pk for d in documents])
+        except Exception as exc:
+            mark_session_error(session_id, f"Could not queue the work: {exc}")
+            return Response(
+                {"detail": "The task queue is unavailable; try again shortly."},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        status_url = reverse("progress_tracking:status", args=[session_id])
+        if "text/html" in request.headers.get("Accept", ""):  # a plain form post, no script
+            return redirect("knowledge:detail", pk=knowledge.pk)
+        response = Response(
+            {
+                "session_id": session_id,
+                "status_url": request.build_absolute_uri(status_url),
+                "documents": [{"id": d.pk, "name": d.name, "size": d.size} for d in documents],
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+        response["Location"] = request.build_absolute_uri(status_url)
+        return response
