@@ -96,7 +96,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     time.sleep(1.5)
     print(
         f"\n  Demo running: http://{address}/  (admin: http://{address}/admin/)\n"
-        f"  Log in as {DEMO_USER[0]} / {DEMO_USER[1]}. Web server and task worker stop on Ctrl-C.\n",
+        f"  Log in as {DEMO_USER[0]} / {DEMO_USER[1]}. "
+        "Web server and task worker stop on Ctrl-C.\n",
         flush=True,
     )
     try:
@@ -117,7 +118,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--python", default=sys.executable, help="interpreter for the virtualenv")
     parser.add_argument("--venv", default=str(ROOT / ".venv"), help="virtualenv directory")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,7 +133,7 @@ def main() -> int:
     test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
     test.set_defaults(func=cmd_test)
     args = parser.parse_args()
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - the message is for older interpreters
         parser.error("Python 3.11 or newer is needed.")
     return args.func(args)
 

@@ -10,7 +10,10 @@ from progress_tracking.models import FileStatus, Knowledge
 
 class Document(models.Model):
     knowledge = models.ForeignKey(
-        Knowledge, on_delete=models.CASCADE, related_name="documents", verbose_name=_("knowledge base")
+        Knowledge,
+        on_delete=models.CASCADE,
+        related_name="documents",
+        verbose_name=_("knowledge base"),
     )
     file = models.FileField(_("file"), upload_to="knowledge/%Y/%m/")
     name = models.CharField(_("name"), max_length=255)

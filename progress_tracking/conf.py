@@ -74,7 +74,7 @@ class AppSettings:
         return value
 
     @property
-    def MODEL(self) -> str:  # noqa: N802 - mirrors the setting's name
+    def MODEL(self) -> str:
         return getattr(settings, "PROGRESS_TRACKING_MODEL", DEFAULT_MODEL)
 
 

@@ -65,7 +65,9 @@ class ProgressRecorder:
 
     # -- reporting -------------------------------------------------------------------------
 
-    def update(self, progress: float | None = None, message: str | None = None, **fields: Any) -> None:
+    def update(
+        self, progress: float | None = None, message: str | None = None, **fields: Any
+    ) -> None:
         """Coalesced ``update_progress``; arguments are validated at once."""
         state.check_update_args(progress, message, fields)
         with self._lock:
@@ -93,7 +95,10 @@ class ProgressRecorder:
             urgent = self._file_status.get(filename) != status or status in FINAL_FILE_STATUSES
             self._file_status[filename] = status
             self._pending_files[filename] = {
-                "progress": progress, "status": status, "message": message, "error": error,
+                "progress": progress,
+                "status": status,
+                "message": message,
+                "error": error,
             }
             self._maybe_flush(urgent=urgent)
 

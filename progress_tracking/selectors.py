@@ -62,8 +62,10 @@ def get_progress(session_id: str | UUID) -> dict[str, Any] | None:
     uuid = parse_session_id(session_id)
     if uuid is None:
         return None
-    rows = get_progress_model()._default_manager.filter(progress_session_id=uuid).values_list(
-        "meta", "progress_status", "progress_updated_at"
+    rows = (
+        get_progress_model()
+        ._default_manager.filter(progress_session_id=uuid)
+        .values_list("meta", "progress_status", "progress_updated_at")
     )
     row = _one(rows)
     return live_progress(*row) if row else None

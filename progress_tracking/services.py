@@ -88,7 +88,9 @@ def _send_after_commit(signal: Signal, result: storage.WriteResult) -> None:
     assert progress is not None
 
     def send() -> None:
-        signal.send(sender=get_progress_model(), session_id=progress["session_id"], progress=progress)
+        signal.send(
+            sender=get_progress_model(), session_id=progress["session_id"], progress=progress
+        )
 
     if result.committed:
         send()
@@ -118,7 +120,12 @@ def start_session(
     now = timezone.now()
     # Validate before touching the row so bad input never reaches storage.
     fresh = state.new_progress(
-        new_id, object_id=str(knowledge.pk), total_files=total_files, files=files, message=message, now=now.timestamp()
+        new_id,
+        object_id=str(knowledge.pk),
+        total_files=total_files,
+        files=files,
+        message=message,
+        now=now.timestamp(),
     )
 
     def mutate(row: Row) -> Progress:
@@ -142,8 +149,10 @@ def start_session(
         raise InvalidProgressData(f"{model.__name__} {knowledge.pk} does not exist.") from None
     progress = result.progress
     assert progress is not None
-    knowledge.meta = {**(knowledge.meta if isinstance(knowledge.meta, dict) else {}),
-                      PROGRESS_KEY: copy.deepcopy(progress)}
+    knowledge.meta = {
+        **(knowledge.meta if isinstance(knowledge.meta, dict) else {}),
+        PROGRESS_KEY: copy.deepcopy(progress),
+    }
     joined = progress["session_id"] != new_id
     _send_after_commit(signals.progress_updated if joined else signals.progress_started, result)
     return str(progress["session_id"])
@@ -180,8 +189,13 @@ def update_file_progress(
     return _session_write(
         session_id,
         lambda current, now: state.apply_file_update(
-            current, filename, progress=progress, status=status, message=message,
-            error=error, now=now,
+            current,
+            filename,
+            progress=progress,
+            status=status,
+            message=message,
+            error=error,
+            now=now,
         ),
         signals.progress_updated,
     )

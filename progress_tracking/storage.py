@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -75,7 +75,9 @@ def progress_columns(progress: dict[str, Any] | None, now: datetime | None) -> d
     }
 
 
-def write(model: type[Model], lookup: dict[str, Any], mutate: Mutation, now: datetime) -> WriteResult:
+def write(
+    model: type[Model], lookup: dict[str, Any], mutate: Mutation, now: datetime
+) -> WriteResult:
     """Apply ``mutate`` to the row matching ``lookup`` under a write lock; raise RowMissing."""
     alias = router.db_for_write(model)
     connection = connections[alias]
@@ -172,13 +174,13 @@ def select(queryset: Any, fields: tuple[str, ...], connection: BaseDatabaseWrapp
 def update(
     model: type[Model], connection: BaseDatabaseWrapper, lookup: dict[str, Any], values: dict
 ) -> int:
-    query = model._base_manager.filter(**lookup).query.chain(UpdateQuery)
+    query: Any = model._base_manager.filter(**lookup).query.chain(UpdateQuery)
     query.add_update_values(values)
-    return query.get_compiler(connection=connection).execute_sql(ROW_COUNT)
+    return int(query.get_compiler(connection=connection).execute_sql(ROW_COUNT))
 
 
 @contextmanager
-def _immediate_on_sqlite(connection: BaseDatabaseWrapper):  # type: ignore[no-untyped-def]
+def _immediate_on_sqlite(connection: Any) -> Iterator[None]:
     """Start the outermost transaction with BEGIN IMMEDIATE on SQLite."""
     if connection.vendor != "sqlite" or connection.in_atomic_block:
         yield
@@ -192,7 +194,9 @@ def _immediate_on_sqlite(connection: BaseDatabaseWrapper):  # type: ignore[no-un
         connection.transaction_mode = previous
 
 
-def _with_sqlite_retries(connection: BaseDatabaseWrapper, attempt: Callable[[], WriteResult]) -> WriteResult:
+def _with_sqlite_retries(
+    connection: BaseDatabaseWrapper, attempt: Callable[[], WriteResult]
+) -> WriteResult:
     for tries in range(SQLITE_LOCK_RETRIES + 1):
         try:
             return attempt()
@@ -217,7 +221,8 @@ class WithoutProgressKey(Func):
     def __init__(self) -> None:
         super().__init__(F("meta"))
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # SQLite, MySQL
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:
+        # SQLite and MySQL/MariaDB spell it the same way.
         sql, params = compiler.compile(self.source_expressions[0])
         return f"JSON_REMOVE({sql}, '$.{PROGRESS_KEY}')", params
 

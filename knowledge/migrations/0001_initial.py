@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,24 +14,58 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Document',
+            name="Document",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(upload_to='knowledge/%Y/%m/', verbose_name='file')),
-                ('name', models.CharField(max_length=255, verbose_name='name')),
-                ('size', models.PositiveBigIntegerField(verbose_name='size in bytes')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('processing', 'Processing'), ('completed', 'Completed'), ('error', 'Error')], default='pending', max_length=16, verbose_name='status')),
-                ('text', models.TextField(blank=True, verbose_name='extracted text')),
-                ('error', models.TextField(blank=True, verbose_name='error')),
-                ('session_id', models.UUIDField(blank=True, db_index=True, null=True, verbose_name='progress session')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='uploaded')),
-                ('processed_at', models.DateTimeField(blank=True, null=True, verbose_name='processed')),
-                ('knowledge', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='documents', to=settings.PROGRESS_TRACKING_MODEL, verbose_name='knowledge base')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file", models.FileField(upload_to="knowledge/%Y/%m/", verbose_name="file")),
+                ("name", models.CharField(max_length=255, verbose_name="name")),
+                ("size", models.PositiveBigIntegerField(verbose_name="size in bytes")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("processing", "Processing"),
+                            ("completed", "Completed"),
+                            ("error", "Error"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("text", models.TextField(blank=True, verbose_name="extracted text")),
+                ("error", models.TextField(blank=True, verbose_name="error")),
+                (
+                    "session_id",
+                    models.UUIDField(
+                        blank=True, db_index=True, null=True, verbose_name="progress session"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="uploaded")),
+                (
+                    "processed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="processed"),
+                ),
+                (
+                    "knowledge",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="documents",
+                        to=settings.PROGRESS_TRACKING_MODEL,
+                        verbose_name="knowledge base",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'document',
-                'verbose_name_plural': 'documents',
-                'ordering': ['created_at', 'pk'],
+                "verbose_name": "document",
+                "verbose_name_plural": "documents",
+                "ordering": ["created_at", "pk"],
             },
         ),
     ]

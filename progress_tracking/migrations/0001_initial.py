@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,23 +14,70 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Knowledge',
+            name="Knowledge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('meta', models.JSONField(blank=True, default=dict, verbose_name='meta')),
-                ('progress_session_id', models.UUIDField(blank=True, editable=False, null=True, unique=True, verbose_name='progress session id')),
-                ('progress_status', models.CharField(blank=True, choices=[('processing', 'Processing'), ('completed', 'Completed'), ('error', 'Error')], default='', editable=False, max_length=16, verbose_name='progress status')),
-                ('progress_updated_at', models.DateTimeField(blank=True, db_index=True, editable=False, null=True, verbose_name='progress updated at')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='knowledge_bases', to=settings.AUTH_USER_MODEL, verbose_name='owner')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("meta", models.JSONField(blank=True, default=dict, verbose_name="meta")),
+                (
+                    "progress_session_id",
+                    models.UUIDField(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        unique=True,
+                        verbose_name="progress session id",
+                    ),
+                ),
+                (
+                    "progress_status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("processing", "Processing"),
+                            ("completed", "Completed"),
+                            ("error", "Error"),
+                        ],
+                        default="",
+                        editable=False,
+                        max_length=16,
+                        verbose_name="progress status",
+                    ),
+                ),
+                (
+                    "progress_updated_at",
+                    models.DateTimeField(
+                        blank=True,
+                        db_index=True,
+                        editable=False,
+                        null=True,
+                        verbose_name="progress updated at",
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="knowledge_bases",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="owner",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'knowledge base',
-                'verbose_name_plural': 'knowledge bases',
-                'swappable': 'PROGRESS_TRACKING_MODEL',
+                "verbose_name": "knowledge base",
+                "verbose_name_plural": "knowledge bases",
+                "swappable": "PROGRESS_TRACKING_MODEL",
             },
         ),
     ]

@@ -59,7 +59,7 @@ def test_upload_watch_reload_second_tab_and_complete(context, files):
 
     # Progress moves while the worker runs: several distinct values, never backwards.
     seen = []
-    wait_for(lambda: (seen.append(value_of(bar)) or len(set(seen)) >= 3), timeout=30)
+    wait_for(lambda: seen.append(value_of(bar)) or len(set(seen)) >= 3, timeout=30)
     assert seen == sorted(seen)
     assert 0 < max(seen) < 100
     assert bar.get_attribute("data-state") == "processing"

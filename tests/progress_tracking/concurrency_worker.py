@@ -1,8 +1,8 @@
 """A separate worker process for the concurrency tests (run with ``python -m``).
 
-    setup                  -> prints the id of a new session on a new row
-    work SID WORKER N GO   -> waits for file GO, then finishes N files of its own
-    show SID               -> prints the stored progress as JSON
+setup                  -> prints the id of a new session on a new row
+work SID WORKER N GO   -> waits for file GO, then finishes N files of its own
+show SID               -> prints the stored progress as JSON
 """
 
 import json
@@ -13,7 +13,7 @@ from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

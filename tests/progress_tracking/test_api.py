@@ -67,7 +67,6 @@ WEIRD_IDS = [
 ]
 
 
-
 def status_url(session_id: str) -> str:
     return reverse("progress_tracking:status", kwargs={"session_id": session_id})
 

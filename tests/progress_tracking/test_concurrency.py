@@ -20,7 +20,12 @@ pytestmark = pytest.mark.multiprocess
 def run_worker(env, *args, **kwargs):
     done = subprocess.run(
         [sys.executable, "-m", "tests.progress_tracking.concurrency_worker", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, **kwargs,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        **kwargs,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
@@ -31,12 +36,19 @@ def database_url_for_workers(tmp_path, sqlite_query):
     if connection.vendor == "sqlite":
         url = f"sqlite:///{tmp_path / 'workers.sqlite3'}{sqlite_query}"
         env = {**os.environ, "DATABASE_URL": url}
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env,
-                       check=True, timeout=240)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "-v0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=240,
+        )
         return url
     s = connection.settings_dict
-    return (f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST'] or 'localhost'}:"
-            f"{s['PORT'] or 5432}/{s['NAME']}")
+    return (
+        f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST'] or 'localhost'}:"
+        f"{s['PORT'] or 5432}/{s['NAME']}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -58,9 +70,20 @@ def test_eight_processes_lose_no_update(tmp_path, sqlite_query):
     go = tmp_path / "go"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.progress_tracking.concurrency_worker", "work",
-             session_id, str(worker), str(FILES_EACH), str(go)],
-            cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tests.progress_tracking.concurrency_worker",
+                "work",
+                session_id,
+                str(worker),
+                str(FILES_EACH),
+                str(go),
+            ],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for worker in range(WORKERS)
     ]
@@ -75,5 +98,7 @@ def test_eight_processes_lose_no_update(tmp_path, sqlite_query):
     assert names == {f"w{w}-f{i}.txt" for w in range(WORKERS) for i in range(FILES_EACH)}
     assert progress["progress"] == 100
     label = connection.vendor + (sqlite_query if connection.vendor == "sqlite" else "")
-    print(f"\n{label}: processed_files={progress['processed_files']}, "
-          f"file entries={len(names)}, version={progress['version']}")
+    print(
+        f"\n{label}: processed_files={progress['processed_files']}, "
+        f"file entries={len(names)}, version={progress['version']}"
+    )

@@ -64,7 +64,9 @@ def captured_plans(action):
             action()
     finally:
         del connection.ops.last_executed_query
-    selects = [(s, p) for s, p in executed if s.lstrip().upper().startswith("SELECT") and table in s]
+    selects = [
+        (s, p) for s, p in executed if s.lstrip().upper().startswith("SELECT") and table in s
+    ]
     assert selects, "the action made no SELECT on the progress table"
     return [query_plan(sql, params) for sql, params in selects]
 

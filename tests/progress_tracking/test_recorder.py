@@ -96,7 +96,10 @@ def test_bad_values_raise_at_once_even_when_coalesced(session):
 
 
 def test_an_exception_in_the_block_marks_the_session_failed(session):
-    with pytest.raises(ValueError, match="bad chunk"), ProgressRecorder(session, heartbeat_interval=60):
+    with (
+        pytest.raises(ValueError, match="bad chunk"),
+        ProgressRecorder(session, heartbeat_interval=60),
+    ):
         raise ValueError("bad chunk")
     progress = services.get_progress(session)
     assert progress["status"] == "error" and progress["error"] == "bad chunk"

@@ -32,7 +32,6 @@ LIST = "/api/v1/progress/"
 MAX_EXAMPLES = 50
 
 
-
 # drf-spectacular's decorators build on the schema class configured when the views are
 # imported, so the schema tests need settings that set it up (config.settings does;
 # tests.settings_app_only, the app without any extra, does not).

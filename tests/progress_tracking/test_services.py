@@ -17,8 +17,15 @@ from progress_tracking.exceptions import (
 from progress_tracking.models import PROGRESS_KEY, get_progress_model
 
 SEED_KEYS = {
-    "session_id", "status", "total_files", "processed_files", "current_file",
-    "progress", "message", "last_updated", "error",
+    "session_id",
+    "status",
+    "total_files",
+    "processed_files",
+    "current_file",
+    "progress",
+    "message",
+    "last_updated",
+    "error",
 }
 
 
@@ -46,7 +53,7 @@ def test_start_session_stores_the_seed_schema_and_keeps_host_keys(make_knowledge
     meta = stored(knowledge)
     assert meta["source"] == "upload" and meta["tags"] == ["a"]
     progress = meta[PROGRESS_KEY]
-    assert SEED_KEYS <= set(progress)
+    assert set(progress) >= SEED_KEYS
     assert progress["session_id"] == sid
     assert progress["status"] == "processing"
     assert progress["total_files"] == 3 and progress["processed_files"] == 0
@@ -101,8 +108,13 @@ def test_returned_dicts_are_copies(session):
 
 def test_update_progress_accepts_only_the_documented_fields(session):
     result = services.update_progress(
-        session, progress=50, message="Half", total_files=4, processed_files=2,
-        current_file="b.pdf", status="processing",
+        session,
+        progress=50,
+        message="Half",
+        total_files=4,
+        processed_files=2,
+        current_file="b.pdf",
+        status="processing",
     )
     assert (result["progress"], result["message"], result["total_files"]) == (50, "Half", 4)
     assert (result["processed_files"], result["current_file"]) == (2, "b.pdf")
@@ -179,8 +191,13 @@ def test_non_dict_meta_raises_and_is_not_touched(make_knowledge, meta):
 
 def test_start_session_validates_before_touching_the_row(knowledge):
     before = raw_meta_text(knowledge)
-    for bad in ({"total_files": -1}, {"message": "x" * 1001}, {"files": "a.txt"},
-                {"files": ["ok", ""]}, {"total_files": True}):
+    for bad in (
+        {"total_files": -1},
+        {"message": "x" * 1001},
+        {"files": "a.txt"},
+        {"files": ["ok", ""]},
+        {"total_files": True},
+    ):
         with pytest.raises(InvalidProgressData):
             services.start_session(knowledge, **bad)
     assert raw_meta_text(knowledge) == before
@@ -267,8 +284,9 @@ def test_some_files_fail_and_progress_reaches_100_only_when_all_finished(knowled
     assert done["progress"] == 100 and done["processed_files"] == 3
     assert done["failed_files"] == 1
     failed = [f for f in done["files"] if f["status"] == "error"]
-    assert failed == [{"name": "b", "status": "error", "progress": 40, "message": "",
-                       "error": "corrupt PDF"}]
+    assert failed == [
+        {"name": "b", "status": "error", "progress": 40, "message": "", "error": "corrupt PDF"}
+    ]
     assert "1 of 3 files failed" in done["message"]
 
 
@@ -335,8 +353,12 @@ def test_signals_are_sent_after_commit(knowledge, django_capture_on_commit_callb
     def handler(signal, sender, session_id, progress, **kwargs):
         received.append((signal, session_id, progress["status"]))
 
-    for sig in (signals.progress_started, signals.progress_updated,
-                signals.progress_completed, signals.progress_failed):
+    for sig in (
+        signals.progress_started,
+        signals.progress_updated,
+        signals.progress_completed,
+        signals.progress_failed,
+    ):
         sig.connect(handler)
     try:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -351,8 +373,12 @@ def test_signals_are_sent_after_commit(knowledge, django_capture_on_commit_callb
         with django_capture_on_commit_callbacks(execute=True):
             services.mark_session_error(other, "boom")
     finally:
-        for sig in (signals.progress_started, signals.progress_updated,
-                    signals.progress_completed, signals.progress_failed):
+        for sig in (
+            signals.progress_started,
+            signals.progress_updated,
+            signals.progress_completed,
+            signals.progress_failed,
+        ):
             sig.disconnect(handler)
     kinds = [(s, status) for s, _, status in received]
     assert kinds == [

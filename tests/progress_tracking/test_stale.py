@@ -50,7 +50,9 @@ def test_finished_sessions_use_their_own_period(knowledge, frozen):
 
 
 def test_finished_ttl_can_be_longer_than_stale_after(knowledge, frozen):
-    with override_settings(PROGRESS_TRACKING={"STALE_AFTER": 60, "FINISHED_TTL": timedelta(hours=1)}):
+    with override_settings(
+        PROGRESS_TRACKING={"STALE_AFTER": 60, "FINISHED_TTL": timedelta(hours=1)}
+    ):
         sid = services.start_session(knowledge)
         services.mark_session_error(sid, "boom")
         frozen.tick(timedelta(minutes=59))

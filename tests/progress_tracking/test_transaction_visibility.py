@@ -17,9 +17,7 @@ from progress_tracking.models import get_progress_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-postgres_only = pytest.mark.skipif(
-    "connection.vendor != 'postgresql'", reason="needs PostgreSQL"
-)
+postgres_only = pytest.mark.skipif("connection.vendor != 'postgresql'", reason="needs PostgreSQL")
 
 
 def read_in_another_thread(session_id):
@@ -109,7 +107,8 @@ def test_sqlite_progress_joins_the_workers_transaction(committed_session):
 def test_writes_outside_a_transaction_use_the_default_connection(committed_session, monkeypatch):
     _, sid = committed_session
     monkeypatch.setattr(
-        storage, "_write_on_side_connection",
+        storage,
+        "_write_on_side_connection",
         lambda *a, **k: pytest.fail("no caller transaction: no second connection"),
     )
     services.update_progress(sid, message="plain")
