@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin, messages
@@ -14,8 +15,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
+from .exceptions import SessionNotFound
 from .models import PROGRESS_KEY, Knowledge, ProgressStatus
 from .selectors import parse_session_id
+
+PROGRESS_COLUMNS = ("progress_session_id", "progress_status", "progress_updated_at")
 
 
 def _progress(obj: Any) -> dict[str, Any]:
@@ -57,9 +61,11 @@ class ProgressAdminMixin:
         "progress_updated_at",
         "meta_pretty",
     )
-    actions = ["clear_progress_action", "mark_failed_action"]
+    actions: Sequence[Any] | None = ["clear_progress_action", "mark_failed_action"]
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):  # type: ignore[no-untyped-def]
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
         # An exact session id is found through its index, not a LIKE over every row.
         session = parse_session_id(search_term.strip())
         if session is not None:
@@ -73,7 +79,12 @@ class ProgressAdminMixin:
     @admin.display(description=_("progress"))
     def progress_percent(self, obj: Any) -> str:
         value = _progress(obj).get("progress")
-        return "—" if value is None else f"{value:g}%"
+        if value is None:
+            return "—"
+        # Rows written before validation existed may hold anything: show it, never crash.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return f"{value:g}%"
+        return str(value)
 
     @admin.display(description=_("current file"))
     def current_file(self, obj: Any) -> str:
@@ -88,9 +99,23 @@ class ProgressAdminMixin:
         text = json.dumps(obj.meta, indent=2, sort_keys=True, ensure_ascii=False)
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
 
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)  # type: ignore[misc]
+            return
+        # The form never edits progress; writing back the meta read at the start of this
+        # request would undo a worker's progress written meanwhile.
+        keep = {"meta", *PROGRESS_COLUMNS}
+        fields = [
+            f.name for f in obj._meta.concrete_fields if not f.primary_key and f.name not in keep
+        ]
+        obj.save(update_fields=fields)
+
     @admin.action(description=_("Clear progress of selected rows"))
     def clear_progress_action(self, request: HttpRequest, queryset: QuerySet) -> None:
-        ids = queryset.exclude(progress_session_id=None).values_list("progress_session_id", flat=True)
+        ids = queryset.exclude(progress_session_id=None).values_list(
+            "progress_session_id", flat=True
+        )
         cleared = sum(services.clear_progress(session_id) for session_id in ids)
         self.message_user(  # type: ignore[attr-defined]
             request,
@@ -107,8 +132,12 @@ class ProgressAdminMixin:
         reason = f"Marked as failed by {request.user} at {timezone.now():%Y-%m-%d %H:%M} UTC."
         failed = 0
         for session_id in ids:
-            services.mark_session_error(session_id, reason)
-            failed += 1
+            try:
+                result = services.mark_session_error(session_id, reason)
+            except SessionNotFound:  # cleared since the list was shown
+                continue
+            # A session that finished meanwhile keeps its final state and is not counted.
+            failed += result.get("error") == reason
         self.message_user(  # type: ignore[attr-defined]
             request,
             ngettext("Marked %d session as failed.", "Marked %d sessions as failed.", failed)
@@ -126,7 +155,13 @@ if not Knowledge._meta.swapped:
         search_fields = ("name",)
         list_select_related = ("user",)
         readonly_fields = ("created_at", "updated_at", *ProgressAdminMixin.progress_readonly_fields)
-        fields = ("name", "description", "user", "created_at", "updated_at",
-                  *ProgressAdminMixin.progress_readonly_fields)
+        fields = (
+            "name",
+            "description",
+            "user",
+            "created_at",
+            "updated_at",
+            *ProgressAdminMixin.progress_readonly_fields,
+        )
         raw_id_fields = ("user",)
         ordering = ("-progress_updated_at", "-created_at")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
+from django.utils.module_loading import import_string
 
 from .conf import (
     DEFAULTS,
@@ -61,7 +63,9 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
     for key in POSITIVE_NUMBER_KEYS + POSITIVE_INT_KEYS:
         value = raw.get(key, DEFAULTS[key])
         ok = isinstance(value, int if key in POSITIVE_INT_KEYS else int | float)
-        if not ok or isinstance(value, bool) or value <= 0:
+        if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
+            ok = False
+        if not ok or value <= 0:
             errors.append(
                 _error(
                     f"PROGRESS_TRACKING['{key}'] must be a positive "
@@ -70,21 +74,70 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
                     "E005",
                 )
             )
+    for key in ("PERMISSION_CLASSES", "AUTHENTICATION_CLASSES"):
+        # AUTHENTICATION_CLASSES = None keeps the host's DRF defaults.
+        allow_none = key == "AUTHENTICATION_CLASSES"
+        problem = _class_list_problem(raw[key], allow_none) if key in raw else None
+        if problem:
+            errors.append(
+                _error(
+                    f"PROGRESS_TRACKING['{key}'] {problem}",
+                    "Use a list of DRF classes or their dotted paths, e.g. "
+                    "['rest_framework.permissions.IsAuthenticated'].",
+                    "E005",
+                )
+            )
+    flag = raw.get("WRITE_OUTSIDE_TRANSACTION", True)
+    if not isinstance(flag, bool):
+        errors.append(
+            _error(
+                f"PROGRESS_TRACKING['WRITE_OUTSIDE_TRANSACTION'] must be True or False, "
+                f"not {flag!r}.",
+                "The default is True.",
+                "E005",
+            )
+        )
     return errors
+
+
+def _class_list_problem(value: object, allow_none: bool) -> str | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, list | tuple):
+        return f"must be a list or tuple of classes or dotted paths, not {value!r}."
+    for entry in value:
+        if isinstance(entry, str):
+            try:
+                import_string(entry)
+            except ImportError as exc:
+                return f"names {entry!r}, which cannot be imported: {exc}"
+        elif not isinstance(entry, type):
+            return f"holds {entry!r}, which is neither a class nor a dotted path."
+    return None
 
 
 def _positive_duration(value: object) -> bool:
     if isinstance(value, bool):
         return False
     try:
-        return as_timedelta(value).total_seconds() > 0
-    except TypeError:
+        seconds = as_timedelta(value).total_seconds()
+    except (TypeError, ValueError, OverflowError):  # "300", nan, 1e300
         return False
+    return seconds > 0
 
 
 def check_model(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list[Any]:
     from .models import get_progress_model
 
+    label = getattr(settings, "PROGRESS_TRACKING_MODEL", None)
+    if label is not None and not isinstance(label, str):
+        return [
+            _error(
+                f"PROGRESS_TRACKING_MODEL must be a string 'app_label.ModelName', not {label!r}.",
+                "Set it like AUTH_USER_MODEL, e.g. 'myapp.Document'.",
+                "E001",
+            )
+        ]
     try:
         model = get_progress_model()
     except ImproperlyConfigured as exc:

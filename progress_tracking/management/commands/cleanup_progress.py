@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
@@ -33,11 +34,29 @@ def positive_int(value: str) -> int:
     return number
 
 
+T = TypeVar("T")
+
+
+def _maybe(parse: Callable[[str], T], value: object) -> T | None:
+    return None if value is None else parse(str(value))
+
+
 class Command(BaseCommand):
     help = (
         "Remove progress not updated for the stale period (STALE_AFTER for processing "
         "sessions, FINISHED_TTL for finished ones; 300 s by default). Rows are kept."
     )
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        if parser.called_from_command_line:
+            # One readable line on stderr, not argparse's multi-line usage block (from
+            # call_command, CommandParser raises CommandError instead).
+            def error(message: str) -> NoReturn:
+                parser.exit(2, f"{parser.prog}: error: {message} (see --help)\n")
+
+            parser.error = error  # type: ignore[method-assign]
+        return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -57,14 +76,20 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        older = options["older_than"]
+        # call_command(older_than=...) skips argparse types: validate keyword values too.
+        try:
+            older = _maybe(non_negative_seconds, options["older_than"])
+            batch_size = _maybe(positive_int, options["batch_size"])
+        except argparse.ArgumentTypeError as exc:
+            raise CommandError(str(exc)) from None
         older_than = None if older is None else timedelta(seconds=older)
         try:
             count = cleanup_stale_progress(
-                older_than=older_than, dry_run=options["dry_run"], batch_size=options["batch_size"]
+                older_than=older_than, dry_run=options["dry_run"], batch_size=batch_size
             )
         except DatabaseError as exc:
-            raise CommandError(f"Database error, nothing more was removed: {exc}") from exc
+            first_line = next(iter(str(exc).splitlines()), type(exc).__name__)
+            raise CommandError(f"Database error, nothing more was removed: {first_line}") from exc
         if older_than is None:
             period = (
                 f"processing > {app_settings.STALE_AFTER.total_seconds():g}s, "

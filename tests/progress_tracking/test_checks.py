@@ -1,0 +1,184 @@
+"""System checks: every id, its message and its hint (progress_tracking.E001...E005)."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+from django.conf import settings as django_settings
+from django.core import checks
+from django.test import override_settings
+from rest_framework.permissions import IsAuthenticated
+
+from progress_tracking.checks import check_model, check_settings
+from progress_tracking.conf import DEFAULTS
+from progress_tracking.models import Knowledge
+
+
+def ids(errors):
+    return [e.id for e in errors]
+
+
+def only(errors, id_):
+    assert ids(errors) == [f"progress_tracking.{id_}"], errors
+    error = errors[0]
+    assert isinstance(error, checks.Error) and error.hint
+    return error
+
+
+def pt(**values):
+    """override_settings with ``values`` added to the project's PROGRESS_TRACKING."""
+    return override_settings(
+        PROGRESS_TRACKING={**getattr(django_settings, "PROGRESS_TRACKING", {}), **values}
+    )
+
+
+def test_the_configured_project_passes_every_check():
+    assert check_settings() == []
+    assert check_model() == []
+    ours = [e for e in checks.run_checks() if e.id and e.id.startswith("progress_tracking.")]
+    assert ours == []
+
+
+def test_checks_are_registered_and_run_by_django():
+    with pt(STALE_AFTER=-1):
+        found = ids(checks.run_checks(tags=[checks.Tags.compatibility]))
+    assert "progress_tracking.E005" in found
+    with override_settings(PROGRESS_TRACKING_MODEL="nope.Nothing"):
+        found = ids(checks.run_checks(tags=[checks.Tags.models]))
+    assert "progress_tracking.E001" in found
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {k: v for k, v in DEFAULTS.items() if k != "OWNER_FIELD"},
+        {"STALE_AFTER": timedelta(minutes=5), "FINISHED_TTL": 0.5, "POLL_INTERVAL": 0.25},
+        {"FILES_LIMIT": 1, "CLEANUP_BATCH_SIZE": 10**400, "HEARTBEAT_INTERVAL": 1},
+        {"PERMISSION_CLASSES": [IsAuthenticated], "AUTHENTICATION_CLASSES": None},
+        {"AUTHENTICATION_CLASSES": ("rest_framework.authentication.BasicAuthentication",)},
+        {"OWNER_FIELD": None, "WRITE_OUTSIDE_TRANSACTION": False},
+    ],
+    ids=repr,
+)
+def test_valid_settings_pass(values):
+    with pt(**values):
+        assert check_settings() == []
+        assert check_model() == []
+
+
+def test_missing_progress_tracking_setting_passes(settings):
+    del settings.PROGRESS_TRACKING
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize(
+    ("label", "says"),
+    [
+        ("Knowledge", "must be of the form 'app_label.ModelName'"),
+        ("progress_tracking.Knowledge.extra", "must be of the form"),
+        ("nope.Nothing", "has not been installed"),
+        ("progress_tracking.Missing", "has not been installed"),
+        ("auth.User", "must inherit from progress_tracking.models.AbstractProgressModel"),
+        ("auth.Group", "must inherit from"),
+        (42, "must be a string"),
+    ],
+)
+def test_e001_bad_progress_tracking_model(label, says):
+    with override_settings(PROGRESS_TRACKING_MODEL=label):
+        error = only(check_model(), "E001")
+    assert says in error.msg
+    assert "PROGRESS_TRACKING_MODEL" in error.msg
+    assert "AbstractProgressModel" in error.hint or "AUTH_USER_MODEL" in error.hint
+
+
+@pytest.mark.parametrize("owner", ["missing", "meta", "progress_session_id", 5])
+def test_e002_owner_field_that_is_not_a_foreign_key_to_the_user(owner):
+    with pt(OWNER_FIELD=owner):
+        error = only(check_model(), "E002")
+    assert repr(owner) in error.msg and "foreign key" in error.msg
+    assert "OWNER_FIELD" in error.hint and "None" in error.hint
+
+
+def test_e002_foreign_key_to_another_model(settings):
+    # A user model of its own makes the default owner field point at the wrong model.
+    settings.AUTH_USER_MODEL = "auth.Group"
+    error = only(check_model(), "E002")
+    assert "not a foreign key to the user model" in error.msg
+
+
+@pytest.mark.parametrize("value", [None, [("STALE_AFTER", 1)], "STALE_AFTER=300", 300])
+def test_e003_progress_tracking_not_a_dict(value):
+    with override_settings(PROGRESS_TRACKING=value):
+        error = only(check_settings(), "E003")
+    assert error.msg == "PROGRESS_TRACKING must be a dict."
+    assert "PROGRESS_TRACKING = {" in error.hint
+
+
+def test_e003_still_lets_the_model_check_run():
+    # The owner field falls back to its default, "user".
+    expected = [] if not Knowledge._meta.swapped else ["progress_tracking.E002"]
+    with override_settings(PROGRESS_TRACKING=["x"]):
+        assert ids(check_model()) == expected
+
+
+def test_e004_unknown_keys_are_listed_with_the_valid_ones():
+    with override_settings(PROGRESS_TRACKING={"STALE_AFTR": 300, "POLL": 1, "STALE_AFTER": 300}):
+        error = only(check_settings(), "E004")
+    assert "POLL, STALE_AFTR" in error.msg
+    assert error.hint.startswith("Valid keys are ")
+    for key in DEFAULTS:
+        assert key in error.hint
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("STALE_AFTER", 0),
+        ("STALE_AFTER", -1),
+        ("STALE_AFTER", "300"),
+        ("STALE_AFTER", True),
+        ("STALE_AFTER", None),
+        ("STALE_AFTER", math.nan),
+        ("STALE_AFTER", math.inf),
+        ("STALE_AFTER", 1e300),
+        ("FINISHED_TTL", timedelta(0)),
+        ("FINISHED_TTL", timedelta(seconds=-5)),
+        ("POLL_INTERVAL", 0),
+        ("POLL_INTERVAL", "1"),
+        ("POLL_INTERVAL", math.nan),
+        ("POLL_INTERVAL", math.inf),
+        ("RECORDER_MIN_INTERVAL", -0.5),
+        ("HEARTBEAT_INTERVAL", False),
+        ("FILES_LIMIT", 0),
+        ("FILES_LIMIT", 1.5),
+        ("FILES_LIMIT", True),
+        ("CLEANUP_BATCH_SIZE", -10),
+        ("CLEANUP_BATCH_SIZE", None),
+        ("PERMISSION_CLASSES", "rest_framework.permissions.IsAuthenticated"),
+        ("PERMISSION_CLASSES", None),
+        ("PERMISSION_CLASSES", ["rest_framework.permissions.DoesNotExist"]),
+        ("PERMISSION_CLASSES", ["nodots"]),
+        ("PERMISSION_CLASSES", [42]),
+        ("AUTHENTICATION_CLASSES", "rest_framework.authentication.BasicAuthentication"),
+        ("AUTHENTICATION_CLASSES", ["no.such.module.Auth"]),
+        ("WRITE_OUTSIDE_TRANSACTION", "yes"),
+        ("WRITE_OUTSIDE_TRANSACTION", 1),
+    ],
+    ids=lambda v: repr(v)[:40],
+)
+def test_e005_bad_values(key, value):
+    with pt(**{key: value}):
+        error = only(check_settings(), "E005")
+    assert f"PROGRESS_TRACKING['{key}']" in error.msg
+    assert "default" in error.hint or "list of DRF classes" in error.hint
+
+
+def test_e005_reports_every_bad_value_and_the_defaults_in_its_hints():
+    with pt(STALE_AFTER=-1, FINISHED_TTL="x", FILES_LIMIT=0, BOGUS=1):
+        errors = check_settings()
+    assert sorted(ids(errors)) == ["progress_tracking.E004"] + ["progress_tracking.E005"] * 3
+    hints = {e.hint for e in errors if e.id.endswith("E005")}
+    assert hints == {"The default is 300 seconds.", "The default is 100."}
