@@ -149,10 +149,14 @@ def start_session(
         raise InvalidProgressData(f"{model.__name__} {knowledge.pk} does not exist.") from None
     progress = result.progress
     assert progress is not None
+    # Keep the caller's instance in step with the row, so a later save() of it does not write
+    # back a row without this session.
     knowledge.meta = {
         **(knowledge.meta if isinstance(knowledge.meta, dict) else {}),
         PROGRESS_KEY: copy.deepcopy(progress),
     }
+    for field, value in storage.progress_columns(progress, now).items():
+        setattr(knowledge, field, value)
     joined = progress["session_id"] != new_id
     _send_after_commit(signals.progress_updated if joined else signals.progress_started, result)
     return str(progress["session_id"])

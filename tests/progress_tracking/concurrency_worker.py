@@ -23,7 +23,9 @@ from progress_tracking.models import get_progress_model  # noqa: E402
 
 def main(command: str, *args: str) -> None:
     if command == "setup":
-        knowledge = get_progress_model().objects.create(name="concurrency")
+        model = get_progress_model()
+        named = any(f.name == "name" for f in model._meta.fields)
+        knowledge = model.objects.create(**({"name": "concurrency"} if named else {}))
         print(services.start_session(knowledge, total_files=0))
     elif command == "work":
         session_id, worker, count, go = args[0], int(args[1]), int(args[2]), Path(args[3])

@@ -66,6 +66,13 @@ def test_start_session_stores_the_seed_schema_and_keeps_host_keys(make_knowledge
     assert knowledge.meta[PROGRESS_KEY] == progress
 
 
+def test_saving_the_instance_after_start_session_keeps_the_session(knowledge):
+    sid = services.start_session(knowledge)
+    knowledge.save()
+    assert services.get_progress(sid)["session_id"] == sid
+    assert knowledge.progress_status == "processing" and knowledge.progress_updated_at
+
+
 def test_every_writer_accepts_str_and_uuid(knowledge):
     sid = services.start_session(knowledge, total_files=4)
     assert services.update_progress(uuid.UUID(sid), progress=10)["progress"] == 10
@@ -205,7 +212,7 @@ def test_start_session_validates_before_touching_the_row(knowledge):
 
 def test_start_session_needs_a_saved_row(db):
     with pytest.raises(InvalidProgressData):
-        services.start_session(get_progress_model()(name="unsaved"))
+        services.start_session(get_progress_model()())
     with pytest.raises(InvalidProgressData):
         services.start_session("not a model")
 
