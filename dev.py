@@ -89,10 +89,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     run(*manage, "migrate", "--noinput", env=env)
     run(*manage, "ensure_demo_user", DEMO_USER[0], DEMO_USER[1], env=env)
     address = f"127.0.0.1:{args.port}"
+    # Each child leads its own process group, so stopping it also stops the process that
+    # Django's autoreloader runs underneath it.
     procs = [
-        subprocess.Popen([str(c) for c in (*manage, "runserver", address)], cwd=ROOT, env=env),
-        subprocess.Popen([str(c) for c in (*manage, "db_worker")], cwd=ROOT, env=env),
+        subprocess.Popen(
+            [str(c) for c in cmd], cwd=ROOT, env=env, start_new_session=os.name != "nt"
+        )
+        for cmd in ((*manage, "runserver", address), (*manage, "db_worker"))
     ]
+    signal.signal(signal.SIGTERM, _interrupt)
     time.sleep(1.5)
     print(
         f"\n  Demo running: http://{address}/  (admin: http://{address}/admin/)\n"
@@ -100,21 +105,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "Web server and task worker stop on Ctrl-C.\n",
         flush=True,
     )
+    status = 0
     try:
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
+        print("The web server or the task worker stopped on its own; see above.", flush=True)
+        status = 1
     except KeyboardInterrupt:
-        pass
+        print("\nStopping the web server and the task worker…", flush=True)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    return 0
+        stop_all(procs)
+    return status
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_all(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGINT)
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL if os.name != "nt" else signal.SIGTERM)
+            proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        if os.name == "nt":
+            proc.send_signal(sig)
+        else:
+            os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def main() -> int:

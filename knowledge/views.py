@@ -20,9 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from progress_tracking import services
 from progress_tracking.models import Knowledge
-from progress_tracking.selectors import get_progress
-from progress_tracking.services import mark_session_error, start_session
 
 from .forms import KnowledgeForm
 from .models import Document
@@ -62,7 +61,7 @@ class KnowledgeDetailView(LoginRequiredMixin, DetailView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         knowledge = self.object
-        progress = get_progress(knowledge.progress_session_id or "")
+        progress = services.get_progress(knowledge.progress_session_id or "")
         max_bytes, max_files = limits()
         return super().get_context_data(
             documents=knowledge.documents.all(),
@@ -128,7 +127,7 @@ class UploadView(APIView):
             raise NotFound("Knowledge base not found.")
         uploads = request.FILES.getlist("files")
         validate_uploads(uploads)
-        running = get_progress(knowledge.progress_session_id or "") or {}
+        running = services.get_progress(knowledge.progress_session_id or "") or {}
         active = running.get("status") == "processing"
         taken = [f["name"] for f in running.get("files", [])] if active else []
         names = unique_names([os.path.basename(u.name) for u in uploads], taken)
@@ -139,12 +138,14 @@ class UploadView(APIView):
                 )
                 for upload, name in zip(uploads, names, strict=True)
             ]
-        session_id = start_session(knowledge, files=names, message="Queued", join_active=True)
+        session_id = services.start_session(
+            knowledge, files=names, message="Queued", join_active=True
+        )
         Document.objects.filter(pk__in=[d.pk for d in documents]).update(session_id=session_id)
         try:
             process_documents.enqueue(session_id, [d.pk for d in documents])
         except Exception as exc:
-            mark_session_error(session_id, f"Could not queue the work: {exc}")
+            services.mark_session_error(session_id, f"Could not queue the work: {exc}")
             return Response(
                 {"detail": "The task queue is unavailable; try again shortly."},
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
