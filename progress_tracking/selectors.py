@@ -5,7 +5,6 @@ Every lookup goes through the indexed ``progress_*`` columns, never a JSON-key l
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,11 +49,15 @@ def stale_filter(now: datetime, older_than: timedelta | None = None) -> Q:
 
 
 def live_progress(meta: Any, status: str, updated_at: datetime | None) -> dict[str, Any] | None:
-    """The stored progress dict (a copy), or None when absent or stale."""
+    """The progress dict of ``meta`` just read from the database, or None when absent or stale.
+
+    ``meta`` was decoded from the row for this call alone, so its dict is already a copy that
+    nothing else holds: a deep copy would only cost every poll time (15-20 µs).
+    """
     if not isinstance(meta, dict) or is_stale(status, updated_at):
         return None
     progress = meta.get(PROGRESS_KEY)
-    return copy.deepcopy(progress) if isinstance(progress, dict) else None
+    return progress if isinstance(progress, dict) else None
 
 
 def get_progress(session_id: str | UUID) -> dict[str, Any] | None:
