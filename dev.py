@@ -3,6 +3,7 @@
 
     python3 dev.py demo    # virtualenv, install, migrate, demo user, web server + task worker
     python3 dev.py test    # virtualenv, install, Python tests, JS tests (with Node), browser tests
+    python3 dev.py bench   # benchmarks (PostgreSQL, wrk, Chromium); see docs/benchmarks.md
 
 Run ``python3 dev.py --help`` for the options (another interpreter, database or venv).
 """
@@ -44,7 +45,7 @@ def ensure_venv(venv_dir: Path, interpreter: str, groups: list[str]) -> Path:
             run(interpreter, "-m", "venv", venv_dir)
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
     digest.update(" ".join(groups).encode())
-    marker = venv_dir / ".installed"
+    marker = venv_dir / f".installed-{'-'.join(groups)}"
     if not marker.exists() or marker.read_text() != digest.hexdigest():
         # Dependency groups need pip >= 25.1.
         run(python, "-m", "pip", "install", "-q", "--upgrade", "pip")
@@ -80,6 +81,16 @@ def cmd_test(args: argparse.Namespace) -> int:
         status = js_tests() or status
     print("All tests passed." if status == 0 else "Some tests failed.")
     return status
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    python = ensure_venv(Path(args.venv), args.python, ["bench"])
+    options = ["--quick"] * args.quick + ["--report-only"] * args.report_only
+    for name in ("only", "duration", "postgres"):
+        value = getattr(args, name)
+        if value is not None:
+            options += [f"--{name}", *(value if isinstance(value, list) else [value])]
+    return run(python, "-m", "tests.benchmarks", *options, check=False)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -159,6 +170,19 @@ def main() -> int:
     test.add_argument("--no-cov", action="store_true", help="no coverage report")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
     test.set_defaults(func=cmd_test)
+    bench = sub.add_parser("bench", help="run the benchmarks; see docs/benchmarks.md")
+    bench.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
+    bench.add_argument(
+        "--only", nargs="+", metavar="NAME", help="some of: poll scale writes cleanup browser"
+    )
+    bench.add_argument("--duration", metavar="SECONDS", help="seconds per measurement (8)")
+    bench.add_argument("--postgres", metavar="URL", help="server for the scratch databases")
+    bench.add_argument(
+        "--report-only",
+        action="store_true",
+        help="re-render docs/benchmarks.md and .png from the last results",
+    )
+    bench.set_defaults(func=cmd_bench)
     args = parser.parse_args()
     if sys.version_info < (3, 11):  # noqa: UP036 - the message is for older interpreters
         parser.error("Python 3.11 or newer is needed.")
