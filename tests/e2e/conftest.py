@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
 ]
 DEMO_USER = ("e2e", "e2e-password-123")
 # Short on purpose: a dead worker's session must be reported within the test's time.
-STALE_AFTER = 6
+STALE_AFTER = 10
 STEP_DELAY = 0.35
 
 
