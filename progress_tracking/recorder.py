@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any
 from uuid import UUID
 
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from . import services, state
 from .conf import app_settings
@@ -167,7 +167,6 @@ class ProgressRecorder:
                         logger.exception("Heartbeat of session %s failed", self.session_id)
         finally:
             # This thread's own database connection must not outlive it.
-            close_old_connections()
             connection.close()
 
     def __enter__(self) -> ProgressRecorder:

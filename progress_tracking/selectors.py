@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
 from .conf import app_settings
@@ -62,21 +62,26 @@ def live_progress(meta: Any, status: str, updated_at: datetime | None) -> dict[s
 
 def get_progress(session_id: str | UUID) -> dict[str, Any] | None:
     """The whole progress dict of a session, or None if unknown, malformed or stale."""
+    found = _live_row(session_id)
+    return found[0] if found else None
+
+
+def _live_row(session_id: object, *extra: str) -> tuple[dict[str, Any], ...] | None:
+    """One indexed query: the live progress dict and the ``extra`` columns of its row."""
     uuid = parse_session_id(session_id)
     if uuid is None:
         return None
     rows = (
         get_progress_model()
         ._default_manager.filter(progress_session_id=uuid)
-        .values_list("meta", "progress_status", "progress_updated_at")
+        .values_list("meta", "progress_status", "progress_updated_at", *extra)
     )
-    row = _one(rows)
-    return live_progress(*row) if row else None
-
-
-def _one(queryset: QuerySet) -> Any:
     # The session id is unique: no ORDER BY (which .first() would add) is needed.
-    return next(iter(queryset[:1]), None)
+    row = next(iter(rows[:1]), None)
+    if row is None:
+        return None
+    progress = live_progress(*row[:3])
+    return None if progress is None else (progress, *row[3:])
 
 
 @dataclass(frozen=True)
@@ -92,22 +97,11 @@ def owner_field() -> str | None:
 
 
 def session_for_api(session_id: object) -> SessionRecord | None:
-    uuid = parse_session_id(session_id)
-    if uuid is None:
-        return None
-    fields = ["meta", "progress_status", "progress_updated_at"]
     owner = owner_field()
-    if owner:
-        fields.append(f"{owner}_id")
-    row = _one(
-        get_progress_model()._default_manager.filter(progress_session_id=uuid).values_list(*fields)
-    )
-    if row is None:
+    found = _live_row(session_id, *([f"{owner}_id"] if owner else []))
+    if found is None:
         return None
-    progress = live_progress(*row[:3])
-    if progress is None:
-        return None
-    return SessionRecord(progress=progress, owner_id=row[3] if owner else None)
+    return SessionRecord(progress=found[0], owner_id=found[1] if owner else None)
 
 
 def running_progress_for(user: Any, *, limit: int) -> list[dict[str, Any]]:

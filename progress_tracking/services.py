@@ -42,16 +42,20 @@ Progress = dict[str, Any]
 def _stored(row: Row, session_id: str | None = None) -> Progress:
     """The row's progress dict; with a session id, only if it belongs to that session."""
     if not isinstance(row.meta, dict):
-        raise InvalidProgressData(
-            f"meta of this row is a {type(row.meta).__name__}, not a dict; "
-            "progress can only be stored in a dict."
-        )
+        raise _not_a_dict(row.meta)
     progress = row.meta.get(PROGRESS_KEY)
     if not isinstance(progress, dict) or (
         session_id is not None and progress.get("session_id") != session_id
     ):
         raise SessionNotFound(session_id)
     return progress
+
+
+def _not_a_dict(meta: object) -> InvalidProgressData:
+    return InvalidProgressData(
+        f"meta of this row is a {type(meta).__name__}, not a dict; "
+        "progress can only be stored in a dict."
+    )
 
 
 def _session_write(
@@ -130,7 +134,7 @@ def start_session(
 
     def mutate(row: Row) -> Progress:
         if not isinstance(row.meta, dict):
-            _stored(row)
+            raise _not_a_dict(row.meta)
         current = row.meta.get(PROGRESS_KEY)
         if (
             isinstance(current, dict)

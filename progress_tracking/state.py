@@ -138,10 +138,15 @@ def _recount(state: Progress) -> None:
 
 
 def unfinished_files(state: Progress) -> int:
+    """Files not finished yet, counting announced files not reported yet.
+
+    A session without per-file entries counts with ``processed_files`` only: 0 here.
+    """
     files = state.get("files") or []
-    return sum(1 for f in files if f["status"] not in FINAL_FILE_STATUSES) + max(
-        0, state["total_files"] - len(files)
-    ) * bool(files)
+    if not files:
+        return 0
+    running = sum(1 for f in files if f["status"] not in FINAL_FILE_STATUSES)
+    return running + max(0, state["total_files"] - len(files))
 
 
 def check_update_args(progress: object, message: object, fields: dict[str, object]) -> None:

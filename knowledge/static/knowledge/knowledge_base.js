@@ -3,7 +3,7 @@
  * for batches started elsewhere (another tab or device), and a fresh document list when a
  * batch ends. The bars themselves are progress_tracking's `{% progress_bar %}` partials.
  */
-import { EVENTS, attachProgressBar } from "../progress_tracking/progress_bar.js";
+import { EVENTS, attachProgressBar, renumberIds } from "../progress_tracking/progress_bar.js";
 import { listProgressSessions } from "../progress_tracking/polling.js";
 
 const DISCOVER_EVERY_MS = 5000;
@@ -21,23 +21,9 @@ function shownSessions() {
   );
 }
 
-function uniqueIds(element) {
-  const suffix = Math.random().toString(36).slice(2, 8);
-  for (const node of [element, ...element.querySelectorAll("[id]")]) {
-    if (node.id) node.id = `${node.id}-${suffix}`;
-  }
-  for (const name of ["aria-labelledby", "aria-describedby"]) {
-    for (const node of element.querySelectorAll(`[${name}]`)) {
-      const ids = node.getAttribute(name).split(/\s+/).map((id) => `${id}-${suffix}`);
-      node.setAttribute(name, ids.join(" "));
-    }
-  }
-}
-
 export function showSession(sessionId) {
   if (!sessionId || shownSessions().has(sessionId)) return;
-  const bar = template.content.firstElementChild.cloneNode(true);
-  uniqueIds(bar);
+  const bar = renumberIds(template.content.firstElementChild.cloneNode(true));
   bar.dataset.sessionId = sessionId;
   bar.hidden = false;
   container.append(bar);

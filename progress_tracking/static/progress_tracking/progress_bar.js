@@ -307,7 +307,8 @@ export function detachProgressBar(element) {
   controllers.get(element)?.detach();
 }
 
-function renumberIds(clone) {
+/** Give a cloned bar (and the ARIA references inside it) ids of its own. */
+export function renumberIds(clone) {
   const suffix = Math.random().toString(36).slice(2, 8);
   const renamed = new Map();
   for (const node of [clone, ...clone.querySelectorAll("[id]")]) {
