@@ -19,8 +19,6 @@ from .exceptions import SessionNotFound
 from .models import PROGRESS_KEY, Knowledge, ProgressStatus
 from .selectors import parse_session_id
 
-PROGRESS_COLUMNS = ("progress_session_id", "progress_status", "progress_updated_at")
-
 
 def _progress(obj: Any) -> dict[str, Any]:
     meta = obj.meta if isinstance(obj.meta, dict) else {}
@@ -98,18 +96,6 @@ class ProgressAdminMixin:
     def meta_pretty(self, obj: Any) -> str:
         text = json.dumps(obj.meta, indent=2, sort_keys=True, ensure_ascii=False)
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
-
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        if not change:
-            super().save_model(request, obj, form, change)  # type: ignore[misc]
-            return
-        # The form never edits progress; writing back the meta read at the start of this
-        # request would undo a worker's progress written meanwhile.
-        keep = {"meta", *PROGRESS_COLUMNS}
-        fields = [
-            f.name for f in obj._meta.concrete_fields if not f.primary_key and f.name not in keep
-        ]
-        obj.save(update_fields=fields)
 
     @admin.action(description=_("Clear progress of selected rows"))
     def clear_progress_action(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -14,8 +16,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .conf import app_settings
-
-PROGRESS_KEY = "processing_progress"
+from .host_save import PROGRESS_KEY as PROGRESS_KEY
+from .host_save import protected_save, save_arguments
 
 
 class ProgressStatus(models.TextChoices):
@@ -61,6 +63,15 @@ class AbstractProgressModel(models.Model):
 
     class Meta:
         abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save the host's fields; progress stays as the services last wrote it.
+
+        On an UPDATE the ``progress_*`` columns are left out and ``meta`` keeps the stored
+        progress key whatever this instance holds (see ``host_save``); other ``meta`` keys
+        are written as usual.
+        """
+        protected_save(self, super().save, save_arguments(args, kwargs))
 
 
 class Knowledge(AbstractProgressModel):

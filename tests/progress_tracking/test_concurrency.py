@@ -102,3 +102,51 @@ def test_eight_processes_lose_no_update(tmp_path, sqlite_query):
         f"\n{label}: processed_files={progress['processed_files']}, "
         f"file entries={len(names)}, version={progress['version']}"
     )
+
+
+HOSTS, HOST_SAVES, PROGRESS_WRITERS, PROGRESS_FILES = 4, 40, 4, 15
+
+
+@pytest.mark.django_db(transaction=True)
+def test_host_saves_and_progress_writes_race_without_loss(tmp_path):
+    """4 processes save their own older instances (a host field and a host meta key) while 4
+    others write progress to every row's session: nothing is lost on either side."""
+    env = {**os.environ, "DATABASE_URL": database_url_for_workers(tmp_path, "?timeout=20")}
+    rows = json.loads(run_worker(env, "rows", str(HOSTS)))
+    sids = ",".join(sid for _, sid in rows)
+    go = tmp_path / "go"
+    module = "tests.progress_tracking.concurrency_worker"
+    commands = [
+        ["host", str(pk), str(worker), str(HOST_SAVES), str(go)]
+        for worker, (pk, _) in enumerate(rows)
+    ] + [
+        ["progress", sids, str(worker), str(PROGRESS_FILES), str(go)]
+        for worker in range(PROGRESS_WRITERS)
+    ]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", module, *command],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for command in commands
+    ]
+    go.touch()
+    errors = [p.communicate(timeout=240)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * len(procs), "\n".join(errors)
+    expected_files = PROGRESS_WRITERS * PROGRESS_FILES
+    for worker, (pk, sid) in enumerate(rows):
+        progress = json.loads(run_worker(env, "show", sid))
+        assert progress is not None, "a host save lost the session"
+        assert progress["processed_files"] == expected_files
+        assert len(progress["files"]) == expected_files
+        row = json.loads(run_worker(env, "row", str(pk)))
+        assert row["meta"][f"host{worker}"] == HOST_SAVES - 1
+        if row["name"] is not None:
+            assert row["name"] == f"h{worker}-{HOST_SAVES - 1}"
+    print(
+        f"\n{connection.vendor}: {HOSTS}x{HOST_SAVES} host saves, "
+        f"{PROGRESS_WRITERS}x{PROGRESS_FILES}x{HOSTS} progress writes, nothing lost"
+    )
