@@ -148,7 +148,9 @@ def start_session(
 
     model = type(knowledge)
     try:
-        result = storage.write(model, {"pk": knowledge.pk}, mutate, now)
+        # In the caller's transaction, never on a side connection: a session started by a
+        # request or task that then rolls back must vanish with it.
+        result = storage.write(model, {"pk": knowledge.pk}, mutate, now, join_caller=True)
     except storage.RowMissing:
         raise InvalidProgressData(f"{model.__name__} {knowledge.pk} does not exist.") from None
     progress = result.progress

@@ -8,10 +8,13 @@ Every write is a short read-modify-write of ``meta`` plus the indexed ``progress
   upgrades to a write lock fails at once with "database is locked"); the rare lock that
   outlasts the busy timeout is retried.
 - When the caller is inside its own ``transaction.atomic()`` on PostgreSQL, the write goes
-  through a short-lived second connection and commits at once, so pollers see progress before
-  the caller's transaction ends. If that connection cannot see or lock the row (the row was
+  through a second connection and commits at once, so pollers see progress before the
+  caller's transaction ends. That connection is opened once per thread and database alias and
+  reused by later writes (``side_connection``). If it cannot see or lock the row (the row was
   created or locked by the caller's uncommitted transaction), the write joins the caller's
   transaction instead and is visible at its commit.
+- ``join_caller=True`` (``start_session``) always writes in the caller's transaction, so a
+  session started in a transaction that rolls back is gone with it.
 
 Queries are compiled against an explicit connection object so both paths share one code path.
 """
@@ -35,6 +38,7 @@ from django.db.models.sql.subqueries import UpdateQuery
 
 from .conf import app_settings
 from .models import PROGRESS_KEY
+from .side_connection import rollback_or_discard, side_connection
 
 SQLITE_LOCK_RETRIES = 5
 SIDE_CONNECTION_LOCK_TIMEOUT = "2s"
@@ -76,12 +80,17 @@ def progress_columns(progress: dict[str, Any] | None, now: datetime | None) -> d
 
 
 def write(
-    model: type[Model], lookup: dict[str, Any], mutate: Mutation, now: datetime
+    model: type[Model],
+    lookup: dict[str, Any],
+    mutate: Mutation,
+    now: datetime,
+    *,
+    join_caller: bool = False,
 ) -> WriteResult:
     """Apply ``mutate`` to the row matching ``lookup`` under a write lock; raise RowMissing."""
     alias = router.db_for_write(model)
     connection = connections[alias]
-    if _wants_side_connection(connection):
+    if not join_caller and _wants_side_connection(connection):
         result = _write_on_side_connection(model, alias, lookup, mutate, now)
         if result is not None:
             return result
@@ -117,29 +126,25 @@ def _write_in_transaction(
 def _write_on_side_connection(
     model: type[Model], alias: str, lookup: dict[str, Any], mutate: Mutation, now: datetime
 ) -> WriteResult | None:
-    side = connections.create_connection(alias)
+    side = side_connection(alias)
     try:
-        side.set_autocommit(False)
-        try:
-            with side.cursor() as cursor:
-                cursor.execute(
-                    "SELECT set_config('lock_timeout', %s, true)", [SIDE_CONNECTION_LOCK_TIMEOUT]
-                )
-            result = _locked_write(model, side, alias, lookup, mutate, now)
-        except (RowMissing, OperationalError):
-            # Not visible or locked outside the caller's transaction: write inside it instead,
-            # and keep doing so for the rest of that transaction.
-            side.rollback()
-            setattr(_caller_blocks(connections[alias])[0], INLINE_MARK, True)
-            return None
-        except BaseException:
-            side.rollback()
-            raise
-        side.commit()
-        result.committed = True
-        return result
-    finally:
-        side.close()
+        with side.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true)", [SIDE_CONNECTION_LOCK_TIMEOUT]
+            )
+        result = _locked_write(model, side, alias, lookup, mutate, now)
+    except (RowMissing, OperationalError):
+        # Not visible or locked outside the caller's transaction: write inside it instead,
+        # and keep doing so for the rest of that transaction.
+        rollback_or_discard(side, alias)
+        setattr(_caller_blocks(connections[alias])[0], INLINE_MARK, True)
+        return None
+    except BaseException:
+        rollback_or_discard(side, alias)
+        raise
+    side.commit()
+    result.committed = True
+    return result
 
 
 def _locked_write(

@@ -47,3 +47,12 @@ def knowledge(make_knowledge, user):
 def fast_password_hasher(settings):
     # The default hasher is slow on purpose; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def close_progress_side_connections():
+    # Reused side connections outlive a test; close them so the test database can be dropped.
+    yield
+    from progress_tracking.side_connection import close_side_connections
+
+    close_side_connections()

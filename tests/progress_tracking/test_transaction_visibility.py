@@ -1,6 +1,6 @@
 """Progress written inside the worker's own transaction.atomic().
 
-PostgreSQL: visible to pollers at once (written on a second, short-lived connection).
+PostgreSQL: visible to pollers at once (written on a second connection, one per thread).
 SQLite: one writer at a time per file, so the write joins the worker's transaction and shows
 at its commit (documented limitation).
 """
