@@ -42,8 +42,20 @@ class ProgressStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _plus(declared: Sequence[Any] | None, extra: Sequence[Any]) -> tuple[Any, ...]:
+    """``declared`` followed by the ``extra`` entries it does not already name."""
+    have = tuple(declared or ())
+    return have + tuple(item for item in extra if item not in have)
+
+
 class ProgressAdminMixin:
-    """List columns, filter, search and actions for any model with AbstractProgressModel."""
+    """Progress columns, filter, search by session id, read-only fields and actions for any
+    progress model's admin, added to whatever the host's ``ModelAdmin`` declares::
+
+        @admin.register(Upload)
+        class UploadAdmin(ProgressAdminMixin, admin.ModelAdmin):
+            list_display = ("title", "owner")  # the progress columns follow these
+    """
 
     progress_list_display = (
         "progress_status_display",
@@ -59,7 +71,50 @@ class ProgressAdminMixin:
         "progress_updated_at",
         "meta_pretty",
     )
-    actions: Sequence[Any] | None = ["clear_progress_action", "mark_failed_action"]
+    progress_actions = ("clear_progress_action", "mark_failed_action")
+    actions: Sequence[Any] | None = list(progress_actions)
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        declared = super().get_list_display(request)  # type: ignore[misc]
+        return _plus(declared, self.progress_list_display)
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        declared = super().get_list_filter(request)  # type: ignore[misc]
+        return _plus(declared, (ProgressStatusFilter,))
+
+    def get_search_fields(self, request: HttpRequest) -> Any:
+        # A search box even where the host declares no search fields; an exact session id
+        # is found through its index (get_search_results), a part of one by text.
+        declared = super().get_search_fields(request)  # type: ignore[misc]
+        return _plus(declared, ("progress_session_id",))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        declared = super().get_readonly_fields(request, obj)  # type: ignore[misc]
+        return _plus(declared, self.progress_readonly_fields)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        fieldsets = list(super().get_fieldsets(request, obj))  # type: ignore[misc]
+        shown = {
+            name
+            for _, options in fieldsets
+            for entry in options.get("fields", ())
+            for name in (entry if isinstance(entry, list | tuple) else (entry,))
+        }
+        missing = [f for f in self.progress_readonly_fields if f not in shown]
+        if missing:
+            fieldsets.append((_("Progress"), {"fields": missing}))
+        return fieldsets
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)  # type: ignore[misc]
+        if self.actions is None or not self.has_change_permission(request):  # type: ignore[attr-defined]
+            return actions
+        for name in self.progress_actions:
+            if name not in actions:
+                action = self.get_action(name)  # type: ignore[attr-defined]
+                if action is not None:
+                    actions[name] = action
+        return actions
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
@@ -136,18 +191,10 @@ if not Knowledge._meta.swapped:
 
     @admin.register(Knowledge)
     class KnowledgeAdmin(ProgressAdminMixin, admin.ModelAdmin):
-        list_display = ("name", "user", *ProgressAdminMixin.progress_list_display)
-        list_filter = (ProgressStatusFilter,)
+        list_display = ("name", "user")
         search_fields = ("name",)
         list_select_related = ("user",)
-        readonly_fields = ("created_at", "updated_at", *ProgressAdminMixin.progress_readonly_fields)
-        fields = (
-            "name",
-            "description",
-            "user",
-            "created_at",
-            "updated_at",
-            *ProgressAdminMixin.progress_readonly_fields,
-        )
+        readonly_fields = ("created_at", "updated_at")
+        fields = ("name", "description", "user", "created_at", "updated_at")
         raw_id_fields = ("user",)
         ordering = ("-progress_updated_at", "-created_at")

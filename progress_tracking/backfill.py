@@ -56,19 +56,31 @@ def updated_at(last_updated: int) -> datetime:
     return datetime.fromtimestamp(last_updated, tz=UTC)
 
 
-def backfill_progress_columns(model: Any, *, using: str = "default", batch_size: int = 500) -> int:
+def backfill_progress_columns(*models: Any, using: str = "default", batch_size: int = 500) -> int:
     """Fill the ``progress_*`` columns of rows whose ``meta`` holds seed-format progress.
 
-    ``model`` may be a historical model from ``apps.get_model``. Returns the rows indexed.
-    Rows with unusable progress (no valid UUID, status or timestamp) are left as they are.
+    ``models`` may be historical models from ``apps.get_model`` (in a data migration); with
+    none, every installed progress model is backfilled. Session ids stay unique across all
+    the models given: of two rows claiming one id, the first model's (then the older row)
+    keeps it. Rows with unusable progress (no valid UUID, status or timestamp) are left as
+    they are. Returns the rows indexed.
     """
-    manager = model._base_manager.db_manager(using)
-    seen: set[str] = set(
-        str(v)
-        for v in manager.exclude(progress_session_id=None).values_list(
+    if not models:
+        from .hosts import progress_models
+
+        models = tuple(progress_models())
+    seen: set[str] = set()
+    for model in models:
+        manager = model._base_manager.db_manager(using)
+        ids = manager.exclude(progress_session_id=None).values_list(
             "progress_session_id", flat=True
         )
-    )
+        seen.update(str(v) for v in ids)
+    return sum(_backfill(model, seen, using, batch_size) for model in models)
+
+
+def _backfill(model: Any, seen: set[str], using: str, batch_size: int) -> int:
+    manager = model._base_manager.db_manager(using)
     pending = manager.filter(progress_session_id=None, meta__has_key=PROGRESS_KEY)
     changed = []
     # In pk order, so that of two rows claiming one session id the older row keeps it.

@@ -24,6 +24,7 @@ from .conf import (
 def register() -> None:
     checks.register(check_settings, checks.Tags.compatibility)
     checks.register(check_model, checks.Tags.models)
+    checks.register(check_authentication, checks.Tags.security)
 
 
 def _error(msg: str, hint: str, id_: str) -> checks.Error:
@@ -87,16 +88,16 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
                     "E005",
                 )
             )
-    flag = raw.get("WRITE_OUTSIDE_TRANSACTION", True)
-    if not isinstance(flag, bool):
-        errors.append(
-            _error(
-                f"PROGRESS_TRACKING['WRITE_OUTSIDE_TRANSACTION'] must be True or False, "
-                f"not {flag!r}.",
-                "The default is True.",
-                "E005",
+    for key in ("WRITE_OUTSIDE_TRANSACTION", "STAFF_ACCESS"):
+        flag = raw.get(key, True)
+        if not isinstance(flag, bool):
+            errors.append(
+                _error(
+                    f"PROGRESS_TRACKING['{key}'] must be True or False, not {flag!r}.",
+                    "The default is True.",
+                    "E005",
+                )
             )
-        )
     return errors
 
 
@@ -139,7 +140,7 @@ def check_model(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list
             )
         ]
     try:
-        model = get_progress_model()
+        get_progress_model()
     except ImproperlyConfigured as exc:
         return [
             _error(
@@ -150,24 +151,52 @@ def check_model(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list
                 "E001",
             )
         ]
-    owner = DEFAULTS["OWNER_FIELD"]
-    raw = getattr(settings, "PROGRESS_TRACKING", {})
-    if isinstance(raw, dict):
-        owner = raw.get("OWNER_FIELD", owner)
+    from .hosts import owner_field, progress_models
+
+    problems = (_owner_problem(host, owner_field(host)) for host in progress_models())
+    return [problem for problem in problems if problem is not None]
+
+
+def _owner_problem(model: Any, owner: str | None) -> checks.Error | None:
     if not owner:
-        return []
+        return None
     try:
         field = model._meta.get_field(owner)
     except FieldDoesNotExist:
         field = None
-    if not isinstance(field, models.ForeignKey) or not _points_to_user(field):
+    if isinstance(field, models.ForeignKey) and _points_to_user(field):
+        return None
+    own = "progress_owner_field" in {k for c in model.__mro__ for k in vars(c)}
+    name = f"{model.__name__}.progress_owner_field" if own else "PROGRESS_TRACKING['OWNER_FIELD']"
+    return _error(
+        f"{name} is {owner!r}, which is not a foreign key to the user model on "
+        f"{model._meta.label}.",
+        f"Set {name} to the ForeignKey to AUTH_USER_MODEL that owns a row, or to None so "
+        "that only staff can read that model's sessions through the API.",
+        "E002",
+    )
+
+
+def check_authentication(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list[Any]:
+    """Warn when the progress API would authenticate nobody (every owner gets 401/403)."""
+    raw = getattr(settings, "PROGRESS_TRACKING", {})
+    own = raw.get("AUTHENTICATION_CLASSES") if isinstance(raw, dict) else None
+    if own is not None:
+        classes, where = own, "PROGRESS_TRACKING['AUTHENTICATION_CLASSES']"
+    else:
+        from rest_framework.settings import api_settings
+
+        classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+        where = "REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES']"
+    if isinstance(classes, list | tuple) and len(classes) == 0:
         return [
-            _error(
-                f"PROGRESS_TRACKING['OWNER_FIELD'] is {owner!r}, which is not a foreign key to "
-                f"the user model on {model._meta.label}.",
-                "Name the ForeignKey to AUTH_USER_MODEL that owns a row, or set OWNER_FIELD to "
-                "None so that only staff can read sessions through the API.",
-                "E002",
+            checks.Warning(
+                f"The progress API has no authentication classes ({where} is empty): every "
+                "request is anonymous, so owners get 401/403 for their own sessions.",
+                hint="Set PROGRESS_TRACKING['AUTHENTICATION_CLASSES'] to the classes your "
+                "site logs users in with, e.g. "
+                "['rest_framework.authentication.SessionAuthentication'] (see install.md).",
+                id="progress_tracking.W010",
             )
         ]
     return []

@@ -30,7 +30,10 @@ DEFAULTS: dict[str, Any] = {
     # DRF authentication classes of the API views; None keeps the host's DRF defaults.
     "AUTHENTICATION_CLASSES": None,
     # Foreign key to the user on the progress model; None means only staff see sessions.
+    # A model's own ``progress_owner_field`` attribute wins over this.
     "OWNER_FIELD": "user",
+    # Active staff (``is_staff is True``) may read and clear every user's sessions.
+    "STAFF_ACCESS": True,
     # ProgressRecorder: minimum seconds between two coalesced writes.
     "RECORDER_MIN_INTERVAL": 0.5,
     # ProgressRecorder: seconds between heartbeats while the worker lives.

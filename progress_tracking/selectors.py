@@ -1,6 +1,7 @@
 """Reads: finding sessions by id, staleness, the caller's running sessions.
 
-Every lookup goes through the indexed ``progress_*`` columns, never a JSON-key lookup.
+Every lookup goes through the indexed ``progress_*`` columns, never a JSON-key lookup; which
+host model holds a session is decided by ``hosts``.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
 
+from . import hosts
 from .conf import app_settings
-from .models import FINAL_STATUSES, PROGRESS_KEY, ProgressStatus, get_progress_model
+from .models import FINAL_STATUSES, PROGRESS_KEY, ProgressStatus
 
 
 def parse_session_id(session_id: object) -> UUID | None:
@@ -62,26 +64,8 @@ def live_progress(meta: Any, status: str, updated_at: datetime | None) -> dict[s
 
 def get_progress(session_id: str | UUID) -> dict[str, Any] | None:
     """The whole progress dict of a session, or None if unknown, malformed or stale."""
-    found = _live_row(session_id)
-    return found[0] if found else None
-
-
-def _live_row(session_id: object, *extra: str) -> tuple[dict[str, Any], ...] | None:
-    """One indexed query: the live progress dict and the ``extra`` columns of its row."""
-    uuid = parse_session_id(session_id)
-    if uuid is None:
-        return None
-    rows = (
-        get_progress_model()
-        ._default_manager.filter(progress_session_id=uuid)
-        .values_list("meta", "progress_status", "progress_updated_at", *extra)
-    )
-    # The session id is unique: no ORDER BY (which .first() would add) is needed.
-    row = next(iter(rows[:1]), None)
-    if row is None:
-        return None
-    progress = live_progress(*row[:3])
-    return None if progress is None else (progress, *row[3:])
+    record = _live_record(session_id, with_owner=False)
+    return record.progress if record else None
 
 
 @dataclass(frozen=True)
@@ -90,34 +74,60 @@ class SessionRecord:
 
     progress: dict[str, Any]
     owner_id: Any
+    model: type[Model] | None = None
 
 
-def owner_field() -> str | None:
-    return app_settings.OWNER_FIELD or None
+def _live_record(session_id: object, *, with_owner: bool) -> SessionRecord | None:
+    """The live session and its row's owner: one indexed query in the common case."""
+    uuid = parse_session_id(session_id)
+    if uuid is None:
+        return None
+
+    def ask(model: type[Model]) -> tuple[SessionRecord | None] | None:
+        owner = hosts.owner_attname(model) if with_owner else None
+        rows = model._default_manager.filter(progress_session_id=uuid).values_list(
+            "meta", "progress_status", "progress_updated_at", *([owner] if owner else [])
+        )
+        # The session id is unique: no ORDER BY (which .first() would add) is needed.
+        row = next(iter(rows[:1]), None)
+        if row is None:
+            return None  # not in this model: ask the next one
+        progress = live_progress(*row[:3])
+        if progress is None:
+            return (None,)  # found but stale: no other model holds it
+        return (SessionRecord(progress, row[3] if owner else None, model),)
+
+    found = hosts.first_found(uuid, ask)
+    return found[0] if found else None
 
 
 def session_for_api(session_id: object) -> SessionRecord | None:
-    owner = owner_field()
-    found = _live_row(session_id, *([f"{owner}_id"] if owner else []))
-    if found is None:
-        return None
-    return SessionRecord(progress=found[0], owner_id=found[1] if owner else None)
+    return _live_record(session_id, with_owner=True)
 
 
 def running_progress_for(user: Any, *, limit: int) -> list[dict[str, Any]]:
-    """The user's sessions still processing and not stale, newest first (one query)."""
-    owner = owner_field()
-    if not owner or not getattr(user, "is_authenticated", False):
+    """The user's sessions still processing and not stale, newest first (one query a model)."""
+    if not getattr(user, "is_authenticated", False):
         return []
     cut = timezone.now() - app_settings.STALE_AFTER
-    metas = (
-        get_progress_model()
-        ._default_manager.filter(
-            **{owner: user},
-            progress_status=ProgressStatus.PROCESSING,
-            progress_updated_at__gte=cut,
+    found: list[tuple[Any, dict[str, Any]]] = []
+    for model in hosts.progress_models():
+        owner = hosts.owner_field(model)
+        if owner is None:
+            continue
+        rows = (
+            model._default_manager.filter(
+                **{owner: user},
+                progress_status=ProgressStatus.PROCESSING,
+                progress_updated_at__gte=cut,
+            )
+            .order_by("-progress_updated_at")
+            .values_list("progress_updated_at", "meta")[:limit]
         )
-        .order_by("-progress_updated_at")
-        .values_list("meta", flat=True)[:limit]
-    )
-    return [m[PROGRESS_KEY] for m in metas if isinstance(m, dict) and PROGRESS_KEY in m]
+        found += [
+            (at, meta[PROGRESS_KEY])
+            for at, meta in rows
+            if isinstance(meta, dict) and PROGRESS_KEY in meta
+        ]
+    found.sort(key=lambda pair: pair[0], reverse=True)
+    return [progress for _, progress in found[:limit]]

@@ -7,20 +7,21 @@ Workers call them from any process; each call is one short transaction on the pr
 from __future__ import annotations
 
 import copy
-import uuid
+import warnings
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from django.db import transaction
+from django.db.models import Model
 from django.dispatch import Signal
 from django.utils import timezone
 
-from . import signals, state, storage
+from . import hosts, signals, state, storage
 from .conf import app_settings
 from .exceptions import InvalidProgressData, SessionActive, SessionNotFound
-from .models import PROGRESS_KEY, AbstractProgressModel, ProgressStatus, get_progress_model
+from .models import PROGRESS_KEY, AbstractProgressModel, ProgressStatus
 from .selectors import get_progress, is_stale, parse_session_id, stale_filter
 from .storage import Row
 
@@ -76,25 +77,29 @@ def _session_write(
             return None
         return change(current, now.timestamp())
 
-    try:
-        result = storage.write(get_progress_model(), {"progress_session_id": uuid_}, mutate, now)
-    except storage.RowMissing:
-        raise SessionNotFound(session_id) from None
+    def write_in(model: type[Model]) -> tuple[type[Model], storage.WriteResult] | None:
+        try:
+            return model, storage.write(model, {"progress_session_id": uuid_}, mutate, now)
+        except storage.RowMissing:
+            return None  # not in this host model
+
+    found = hosts.first_found(uuid_, write_in)
+    if found is None:
+        raise SessionNotFound(session_id)
+    model, result = found
     assert result.progress is not None
     if result.changed:
         chosen = signal if isinstance(signal, Signal) else signal(result.progress)
-        _send_after_commit(chosen, result)
+        _send_after_commit(chosen, result, model)
     return copy.deepcopy(result.progress)
 
 
-def _send_after_commit(signal: Signal, result: storage.WriteResult) -> None:
+def _send_after_commit(signal: Signal, result: storage.WriteResult, model: type[Model]) -> None:
     progress = copy.deepcopy(result.progress)
     assert progress is not None
 
     def send() -> None:
-        signal.send(
-            sender=get_progress_model(), session_id=progress["session_id"], progress=progress
-        )
+        signal.send(sender=model, session_id=progress["session_id"], progress=progress)
 
     if result.committed:
         send()
@@ -103,24 +108,40 @@ def _send_after_commit(signal: Signal, result: storage.WriteResult) -> None:
 
 
 def start_session(
-    knowledge: AbstractProgressModel,
+    instance: AbstractProgressModel | None = None,
     *,
     total_files: int = 1,
     files: Iterable[str] = (),
     message: str = "",
     join_active: bool = False,
+    knowledge: AbstractProgressModel | None = None,
 ) -> str:
-    """Start tracking work on ``knowledge`` and return the new session id (a UUID4 string).
+    """Start tracking work on ``instance`` and return the new session id (a UUID4 string).
 
-    ``files`` lists the file names to track (pending entries); ``total_files`` grows to fit
-    them. On a row whose session is still processing (not stale) this raises
-    ``SessionActive``, or with ``join_active=True`` adds ``files`` to that session and returns
-    its id. Host keys in ``meta`` are kept.
+    ``instance`` is a saved row of any progress model. ``files`` lists the file names to
+    track (pending entries); ``total_files`` grows to fit them. On a row whose session is
+    still processing (not stale) this raises ``SessionActive``, or with ``join_active=True``
+    adds ``files`` to that session and returns its id. Host keys in ``meta`` are kept.
+
+    The session is written in the caller's transaction: if that rolls back, so does the
+    session. ``knowledge=`` is the deprecated name of ``instance``.
     """
-    if not isinstance(knowledge, AbstractProgressModel) or knowledge.pk is None:
+    if knowledge is not None:
+        if instance is not None:
+            raise TypeError("start_session() got both instance and knowledge; pass instance.")
+        warnings.warn(
+            "start_session(knowledge=...) is deprecated; pass the instance as the first "
+            "argument: start_session(instance, ...).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        instance = knowledge
+    if not isinstance(instance, AbstractProgressModel) or instance.pk is None:
         raise InvalidProgressData("start_session() needs a saved progress-model instance.")
+    knowledge = instance
+    model = hosts.host_of(type(instance))
     files = list(files) if not isinstance(files, str | bytes) else files
-    new_id = str(uuid.uuid4())
+    new_id = hosts.new_session_id(model)
     now = timezone.now()
     # Validate before touching the row so bad input never reaches storage.
     fresh = state.new_progress(
@@ -146,7 +167,6 @@ def start_session(
             return state.apply_join(current, files, now=now.timestamp())
         return fresh
 
-    model = type(knowledge)
     try:
         # In the caller's transaction, never on a side connection: a session started by a
         # request or task that then rolls back must vanish with it.
@@ -164,7 +184,9 @@ def start_session(
     for field, value in storage.progress_columns(progress, now).items():
         setattr(knowledge, field, value)
     joined = progress["session_id"] != new_id
-    _send_after_commit(signals.progress_updated if joined else signals.progress_started, result)
+    _send_after_commit(
+        signals.progress_updated if joined else signals.progress_started, result, model
+    )
     return str(progress["session_id"])
 
 
@@ -245,8 +267,12 @@ def clear_progress(session_id: str | UUID) -> bool:
     uuid_ = parse_session_id(session_id)
     if uuid_ is None:
         return False
-    manager = get_progress_model()._default_manager
-    return bool(manager.filter(progress_session_id=uuid_).update(**storage.cleared_values()))
+
+    def clear_in(model: type[Model]) -> bool | None:
+        rows = model._default_manager.filter(progress_session_id=uuid_)
+        return True if rows.update(**storage.cleared_values()) else None
+
+    return bool(hosts.first_found(uuid_, clear_in))
 
 
 def cleanup_stale_progress(
@@ -255,7 +281,7 @@ def cleanup_stale_progress(
     dry_run: bool = False,
     batch_size: int | None = None,
 ) -> int:
-    """Remove stale progress (rows stay) in batches; return how many sessions were removed.
+    """Remove stale progress (rows stay) of every host model in batches; return how many went.
 
     Without ``older_than``, processing sessions older than ``STALE_AFTER`` and finished ones
     older than ``FINISHED_TTL`` go; with it, any session not updated for that long. Each batch
@@ -267,11 +293,13 @@ def cleanup_stale_progress(
     ):
         raise InvalidProgressData("older_than must be a non-negative timedelta.")
     size = batch_size or app_settings.CLEANUP_BATCH_SIZE
-    manager = get_progress_model()._default_manager
-    stale = manager.filter(stale_filter(timezone.now(), older_than))
-    if dry_run:
-        return stale.count()
+    now = timezone.now()
     removed = 0
-    while pks := list(stale.values_list("pk", flat=True)[:size]):
-        removed += stale.filter(pk__in=pks).update(**storage.cleared_values())
+    for model in hosts.progress_models():
+        stale = model._default_manager.filter(stale_filter(now, older_than))
+        if dry_run:
+            removed += stale.count()
+            continue
+        while pks := list(stale.values_list("pk", flat=True)[:size]):
+            removed += stale.filter(pk__in=pks).update(**storage.cleared_values())
     return removed

@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 
 from ..conf import app_settings
-from ..models import FileStatus, ProgressStatus
+from ..models import AbstractProgressModel, FileStatus, ProgressStatus
 from ..selectors import get_progress
 from ..serializers import shown_files
 
@@ -112,10 +112,14 @@ def progress_bar(
     """An accessible progress bar that progress_bar.js keeps up to date.
 
     ``status`` is the session's progress dict when the view has it; otherwise it is read
-    (one indexed query) so a finished session shows its final state without polling. An
+    (one indexed query) so a finished session shows its final state without polling.
+    ``session_id`` may also be a row of any progress model (its current session). An
     empty ``session_id`` renders a hidden idle bar; with ``resume=True`` the script gives it
     the sessions this browser still tracks (``discover=True`` also asks the server).
     """
+    if isinstance(session_id, AbstractProgressModel):
+        # {% progress_bar knowledge %}: the row's current session, if any.
+        session_id = session_id.progress_session_id
     sid = "" if session_id is None else str(session_id).strip()
     if status is None and sid:
         status = get_progress(sid)

@@ -11,7 +11,7 @@ from django.core import checks
 from django.test import override_settings
 from rest_framework.permissions import IsAuthenticated
 
-from progress_tracking.checks import check_model, check_settings
+from progress_tracking.checks import check_authentication, check_model, check_settings
 from progress_tracking.conf import DEFAULTS
 from progress_tracking.models import Knowledge
 
@@ -27,6 +27,13 @@ def only(errors, id_):
     return error
 
 
+def first_of_each_model(errors, id_):
+    """One error per progress model that uses the setting (one model in the demo site)."""
+    assert errors and set(ids(errors)) == {f"progress_tracking.{id_}"}, errors
+    assert all(isinstance(e, checks.Error) and e.hint for e in errors)
+    return errors[0]
+
+
 def pt(**values):
     """override_settings with ``values`` added to the project's PROGRESS_TRACKING."""
     return override_settings(
@@ -37,6 +44,7 @@ def pt(**values):
 def test_the_configured_project_passes_every_check():
     assert check_settings() == []
     assert check_model() == []
+    assert check_authentication() == []
     ours = [e for e in checks.run_checks() if e.id and e.id.startswith("progress_tracking.")]
     assert ours == []
 
@@ -97,7 +105,7 @@ def test_e001_bad_progress_tracking_model(label, says):
 @pytest.mark.parametrize("owner", ["missing", "meta", "progress_session_id", 5])
 def test_e002_owner_field_that_is_not_a_foreign_key_to_the_user(owner):
     with pt(OWNER_FIELD=owner):
-        error = only(check_model(), "E002")
+        error = first_of_each_model(check_model(), "E002")
     assert repr(owner) in error.msg and "foreign key" in error.msg
     assert "OWNER_FIELD" in error.hint and "None" in error.hint
 
@@ -105,7 +113,7 @@ def test_e002_owner_field_that_is_not_a_foreign_key_to_the_user(owner):
 def test_e002_foreign_key_to_another_model(settings):
     # A user model of its own makes the default owner field point at the wrong model.
     settings.AUTH_USER_MODEL = "auth.Group"
-    error = only(check_model(), "E002")
+    error = first_of_each_model(check_model(), "E002")
     assert "not a foreign key to the user model" in error.msg
 
 
@@ -166,6 +174,8 @@ def test_e004_unknown_keys_are_listed_with_the_valid_ones():
         ("AUTHENTICATION_CLASSES", ["no.such.module.Auth"]),
         ("WRITE_OUTSIDE_TRANSACTION", "yes"),
         ("WRITE_OUTSIDE_TRANSACTION", 1),
+        ("STAFF_ACCESS", "no"),
+        ("STAFF_ACCESS", 0),
     ],
     ids=lambda v: repr(v)[:40],
 )
@@ -182,3 +192,33 @@ def test_e005_reports_every_bad_value_and_the_defaults_in_its_hints():
     assert sorted(ids(errors)) == ["progress_tracking.E004"] + ["progress_tracking.E005"] * 3
     hints = {e.hint for e in errors if e.id.endswith("E005")}
     assert hints == {"The default is 300 seconds.", "The default is 100."}
+
+
+# --- W010: the progress API would authenticate nobody ----------------------------------------
+
+
+def only_warning(found):
+    assert ids(found) == ["progress_tracking.W010"], found
+    assert isinstance(found[0], checks.Warning)
+    return found[0]
+
+
+def test_w010_host_drf_defaults_name_no_authentication(settings):
+    settings.REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": []}
+    warning = only_warning(check_authentication())
+    assert "REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] is empty" in warning.msg
+    assert "PROGRESS_TRACKING['AUTHENTICATION_CLASSES']" in warning.hint
+    # Django runs it (security tag) with the other checks.
+    assert "progress_tracking.W010" in ids(checks.run_checks(tags=[checks.Tags.security]))
+
+
+def test_w010_is_silenced_by_the_apps_own_authentication_classes(settings):
+    settings.REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": []}
+    with pt(AUTHENTICATION_CLASSES=["rest_framework.authentication.SessionAuthentication"]):
+        assert check_authentication() == []
+
+
+def test_w010_when_the_apps_own_list_is_empty():
+    with pt(AUTHENTICATION_CLASSES=[]):
+        warning = only_warning(check_authentication())
+    assert "PROGRESS_TRACKING['AUTHENTICATION_CLASSES'] is empty" in warning.msg

@@ -1,0 +1,253 @@
+"""Five progress models in one site: Knowledge plus the four of ``tests.multi_app``.
+
+Run with ``python -m pytest tests/multi --ds=tests.settings_multi``; under any other settings
+module every test here is skipped.
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+from django.template import Context, Template
+from django.urls import reverse
+from django.utils import timezone
+from freezegun import freeze_time
+from rest_framework.test import APIClient
+
+from progress_tracking import hosts, selectors, services, signals
+from progress_tracking.backfill import backfill_progress_columns
+from progress_tracking.checks import check_model
+from progress_tracking.models import PROGRESS_KEY, Knowledge
+
+pytestmark = [
+    pytest.mark.skipif(
+        not apps.is_installed("tests.multi_app"),
+        reason="needs tests.multi_app (run with --ds=tests.settings_multi)",
+    ),
+    pytest.mark.django_db,
+]
+
+
+def model(name):
+    return apps.get_model("multi_app", name)
+
+
+def client_for(user):
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def status_url(sid):
+    return reverse("progress_tracking:status", kwargs={"session_id": sid})
+
+
+@pytest.fixture
+def rows(user):
+    """One row of each of the five models, owned by ``user`` where the model has an owner."""
+    return {
+        "Knowledge": Knowledge.objects.create(name="k", user=user),
+        "Export": model("Export").objects.create(title="e", user=user),
+        "Import": model("Import").objects.create(title="i", created_by=user),
+        "Report": model("Report").objects.create(title="r"),
+        "Upload": model("Upload").objects.create(title="u", uploader=user),
+    }
+
+
+@pytest.fixture
+def sessions(rows):
+    return {name: services.start_session(row, total_files=1) for name, row in rows.items()}
+
+
+def test_every_concrete_subclass_is_a_host_and_the_default_comes_first():
+    found = [m._meta.label for m in hosts.progress_models()]
+    assert found == [
+        "progress_tracking.Knowledge",
+        "multi_app.Export",
+        "multi_app.Import",
+        "multi_app.Report",
+        "multi_app.Upload",
+    ]
+    # A proxy writes into its concrete model's table and session ids.
+    assert hosts.host_of(model("ArchivedUpload")) is model("Upload")
+
+
+def test_session_ids_are_uuid4_tagged_by_their_model(sessions, rows):
+    tags = set()
+    for name, sid in sessions.items():
+        parsed = uuid.UUID(sid)
+        assert parsed.version == 4 and str(parsed) == sid
+        assert parsed.hex[8:12] == hosts.tag_of(type(rows[name]))
+        tags.add(parsed.hex[8:12])
+    assert len(tags) == 5, "ids of different hosts differ"
+
+
+def test_services_find_each_session_in_its_own_model(
+    sessions, rows, django_capture_on_commit_callbacks
+):
+    received = []
+
+    def on_completed(sender, **kwargs):
+        received.append(sender)
+
+    signals.progress_completed.connect(on_completed)
+    try:
+        for name, sid in sessions.items():
+            services.update_progress(sid, progress=100, processed_files=1)
+            with django_capture_on_commit_callbacks(execute=True):
+                services.mark_session_complete(sid)
+            row = type(rows[name])._base_manager.get(pk=rows[name].pk)
+            assert row.progress_status == "completed"
+            assert services.get_progress(sid)["status"] == "completed"
+    finally:
+        signals.progress_completed.disconnect(on_completed)
+    assert received == [type(r) for r in rows.values()]
+
+
+def test_a_poll_is_one_progress_query_with_five_models(
+    sessions, user, staff_user, django_assert_num_queries
+):
+    api = client_for(user)
+    staff = client_for(staff_user)
+    for name, sid in sessions.items():
+        client = staff if name == "Report" else api
+        # 1 session + 1 user (authentication), then exactly one for the progress.
+        with django_assert_num_queries(3):
+            response = client.get(status_url(sid))
+        assert response.status_code == 200, name
+        assert response.json()["session_id"] == sid
+    # An unknown id asks every model once before answering 404.
+    with django_assert_num_queries(2 + 5):
+        assert api.get(status_url(str(uuid.uuid4()))).status_code == 404
+
+
+def test_owner_rules_follow_each_models_owner_field(sessions, other_user, user):
+    api, other = client_for(user), client_for(other_user)
+    for name, sid in sessions.items():
+        expected = 404 if name == "Report" else 200  # Report has no owner: staff only
+        assert api.get(status_url(sid)).status_code == expected, name
+        assert other.get(status_url(sid)).status_code == 404, name
+
+
+def test_the_list_shows_the_callers_running_sessions_of_every_model(
+    sessions, user, django_assert_num_queries
+):
+    api = client_for(user)
+    # 2 for authentication, then one per model with an owner field (4 of 5).
+    with django_assert_num_queries(2 + 4):
+        body = api.get("/api/v1/progress/").json()
+    listed = {entry["session_id"] for entry in body["results"]}
+    assert listed == {sid for name, sid in sessions.items() if name != "Report"}
+    times = [entry["last_updated"] for entry in body["results"]]
+    assert times == sorted(times, reverse=True)
+
+
+def test_delete_clears_the_session_in_its_model(sessions, rows, user):
+    sid = sessions["Upload"]
+    response = client_for(user).delete(reverse("progress_tracking:detail", args=[sid]))
+    assert response.status_code == 200
+    upload = model("Upload")._base_manager.get(pk=rows["Upload"].pk)
+    assert upload.progress_session_id is None and PROGRESS_KEY not in upload.meta
+    assert services.get_progress(sessions["Export"]) is not None
+
+
+def test_cleanup_sweeps_every_model(sessions):
+    with freeze_time(timezone.now() + timedelta(hours=1)):
+        out = StringIO()
+        call_command("cleanup_progress", "--dry-run", stdout=out)
+        assert "Would remove 5 stale progress sessions" in out.getvalue()
+        call_command("cleanup_progress", stdout=StringIO())
+    for sid in sessions.values():
+        assert services.get_progress(sid) is None
+    for host in hosts.progress_models():
+        assert not host._base_manager.exclude(progress_session_id=None).exists()
+
+
+def test_the_template_tag_renders_a_session_of_any_model(sessions, rows):
+    template = Template("{% load progress_tracking %}{% progress_bar row %}")
+    html = template.render(Context({"row": rows["Import"]}))
+    assert f'data-session-id="{sessions["Import"]}"' in html
+
+
+def test_an_untagged_legacy_id_is_still_found(rows, user):
+    """Ids written before tags existed (seed format, backfilled) are found by asking all."""
+    legacy = str(uuid.uuid4())
+    while legacy[9:13] in {hosts.tag_of(m) for m in hosts.progress_models()}:
+        legacy = str(uuid.uuid4())  # pragma: no cover - 5 in 65,536
+    upload = rows["Upload"]
+    now = int(timezone.now().timestamp())
+    model("Upload")._base_manager.filter(pk=upload.pk).update(
+        meta={PROGRESS_KEY: {"session_id": legacy, "status": "processing", "last_updated": now}}
+    )
+    assert backfill_progress_columns() == 1
+    assert services.update_progress(legacy, message="still found")["message"] == "still found"
+    assert selectors.session_for_api(legacy).owner_id == user.pk
+
+
+def test_backfill_keeps_session_ids_unique_across_models(rows):
+    shared = str(uuid.uuid4())
+    now = int(timezone.now().timestamp())
+    seed = {PROGRESS_KEY: {"session_id": shared, "status": "processing", "last_updated": now}}
+    for name in ("Export", "Report"):
+        model(name)._base_manager.filter(pk=rows[name].pk).update(meta=seed)
+    assert backfill_progress_columns(model("Export"), model("Report")) == 1
+    assert str(model("Export")._base_manager.get().progress_session_id) == shared
+    assert model("Report")._base_manager.get().progress_session_id is None
+
+
+def test_the_owner_check_names_the_models_own_attribute(monkeypatch):
+    monkeypatch.setattr(model("Import"), "progress_owner_field", "title")
+    errors = check_model()
+    assert [e.id for e in errors] == ["progress_tracking.E002"]
+    assert "Import.progress_owner_field is 'title'" in errors[0].msg
+
+
+def test_knowledge_keyword_still_works_with_a_deprecation_warning(rows):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sid = services.start_session(knowledge=rows["Export"], total_files=1)
+    assert [w.category for w in caught] == [DeprecationWarning]
+    assert "start_session(instance" in str(caught[0].message)
+    assert uuid.UUID(sid).hex[8:12] == hosts.tag_of(model("Export"))
+
+
+def test_admin_mixin_alone_gives_columns_filter_search_fields_and_actions(admin_client, rows):
+    sid = services.start_session(rows["Export"], total_files=1)
+    changelist = reverse("admin:multi_app_export_changelist")
+    response = admin_client.get(changelist)
+    assert response.status_code == 200
+    cl = response.context["cl"]
+    assert "progress_status_display" in cl.list_display
+    assert "progress_session_id" in cl.list_display
+    assert any(getattr(f, "parameter_name", "") == "progress" for f in cl.filter_specs)
+    choices = [value for value, _ in response.context["action_form"].fields["action"].choices]
+    assert {"clear_progress_action", "mark_failed_action"} <= set(choices)
+    found = admin_client.get(changelist, {"q": sid}).context["cl"].result_list
+    assert [row.pk for row in found] == [rows["Export"].pk]
+    change = admin_client.get(reverse("admin:multi_app_export_change", args=[rows["Export"].pk]))
+    html = change.content.decode()
+    assert sid in html and "meta_pretty" not in change.context["adminform"].form.fields
+
+
+def test_admin_mixin_keeps_what_the_host_declares(admin_client, rows):
+    services.start_session(rows["Import"], total_files=1)
+    response = admin_client.get(reverse("admin:multi_app_import_changelist"))
+    cl = response.context["cl"]
+    assert list(cl.list_display)[:3] == ["action_checkbox", "title", "created_by"]
+    assert "progress_percent" in cl.list_display
+    assert "title" in cl.search_fields and "progress_session_id" in cl.search_fields
+    change = admin_client.get(reverse("admin:multi_app_import_change", args=[rows["Import"].pk]))
+    fieldsets = change.context["adminform"].fieldsets
+    assert fieldsets[0] == (None, {"fields": ("title", "created_by")})
+    assert fieldsets[-1][1]["fields"] == [
+        "progress_session_id",
+        "progress_status",
+        "progress_updated_at",
+        "meta_pretty",
+    ]
