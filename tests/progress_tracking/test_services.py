@@ -401,3 +401,13 @@ def test_version_increases_with_every_change(session):
     v2 = services.update_progress(session, message="a")["version"]
     v3 = services.heartbeat(session)["version"]
     assert v1 < v2 < v3
+
+
+def test_start_session_takes_the_instance_first_and_knowledge_is_deprecated(knowledge):
+    with pytest.warns(DeprecationWarning, match=r"start_session\(instance"):
+        sid = services.start_session(knowledge=knowledge, total_files=1)
+    assert services.get_progress(sid)["object_id"] == str(knowledge.pk)
+    with pytest.raises(TypeError, match="both instance and knowledge"):
+        services.start_session(knowledge, knowledge=knowledge)
+    with pytest.raises(InvalidProgressData):
+        services.start_session()
