@@ -34,7 +34,14 @@ export interface ProgressStatus {
   files: ProgressFile[];
   /** How many files the session has, listed or not. */
   files_total: number;
+  /** Unix seconds. */
+  started_at: number | null;
+  /** Unix seconds; null until the session is final. */
+  finished_at: number | null;
+  /** Grows with every change. */
   version: number;
+  /** Primary key (as a string) of the row the session belongs to. */
+  object_id: string | null;
   [extension: string]: unknown;
 }
 
