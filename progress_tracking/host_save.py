@@ -96,16 +96,18 @@ def protected_save(instance: Any, save: Callable[..., None], options: dict[str, 
             **options,
             "update_fields": [name for name in loaded if name not in PROGRESS_COLUMNS],
         }
+    if not writes_meta:
+        save(**options)
+        return
     meta = instance.meta
-    if writes_meta and not isinstance(meta, dict):
+    if not isinstance(meta, dict):
         from .exceptions import InvalidProgressData
 
         raise InvalidProgressData(
             f"meta must stay a dict on a progress row, not a {type(meta).__name__}."
         )
     try:
-        if writes_meta:
-            instance.meta = KeepStoredProgress(meta)
+        instance.meta = KeepStoredProgress(meta)
         # A row deleted meanwhile is not inserted again (Django raises DatabaseError): its
         # progress belonged to the deleted row.
         save(**options)

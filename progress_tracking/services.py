@@ -138,7 +138,6 @@ def start_session(
         instance = knowledge
     if not isinstance(instance, AbstractProgressModel) or instance.pk is None:
         raise InvalidProgressData("start_session() needs a saved progress-model instance.")
-    knowledge = instance
     model = hosts.host_of(type(instance))
     files = list(files) if not isinstance(files, str | bytes) else files
     new_id = hosts.new_session_id(model)
@@ -146,7 +145,7 @@ def start_session(
     # Validate before touching the row so bad input never reaches storage.
     fresh = state.new_progress(
         new_id,
-        object_id=str(knowledge.pk),
+        object_id=str(instance.pk),
         total_files=total_files,
         files=files,
         message=message,
@@ -170,19 +169,19 @@ def start_session(
     try:
         # In the caller's transaction, never on a side connection: a session started by a
         # request or task that then rolls back must vanish with it.
-        result = storage.write(model, {"pk": knowledge.pk}, mutate, now, join_caller=True)
+        result = storage.write(model, {"pk": instance.pk}, mutate, now, join_caller=True)
     except storage.RowMissing:
-        raise InvalidProgressData(f"{model.__name__} {knowledge.pk} does not exist.") from None
+        raise InvalidProgressData(f"{model.__name__} {instance.pk} does not exist.") from None
     progress = result.progress
     assert progress is not None
     # Keep the caller's instance in step with the row, so a later save() of it does not write
     # back a row without this session.
-    knowledge.meta = {
-        **(knowledge.meta if isinstance(knowledge.meta, dict) else {}),
+    instance.meta = {
+        **(instance.meta if isinstance(instance.meta, dict) else {}),
         PROGRESS_KEY: copy.deepcopy(progress),
     }
     for field, value in storage.progress_columns(progress, now).items():
-        setattr(knowledge, field, value)
+        setattr(instance, field, value)
     joined = progress["session_id"] != new_id
     _send_after_commit(
         signals.progress_updated if joined else signals.progress_started, result, model
