@@ -74,6 +74,13 @@ class ProgressAdminMixin:
     progress_actions = ("clear_progress_action", "mark_failed_action")
     actions: Sequence[Any] | None = list(progress_actions)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Add the progress actions to the host's own ``actions`` (None: no actions at all).
+        if self.actions is not None:
+            own = list(self.actions)
+            self.actions = own + [a for a in self.progress_actions if a not in own]
+
     def get_list_display(self, request: HttpRequest) -> Any:
         declared = super().get_list_display(request)  # type: ignore[misc]
         return _plus(declared, self.progress_list_display)
@@ -104,17 +111,6 @@ class ProgressAdminMixin:
         if missing:
             fieldsets.append((_("Progress"), {"fields": missing}))
         return fieldsets
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)  # type: ignore[misc]
-        if self.actions is None or not self.has_change_permission(request):  # type: ignore[attr-defined]
-            return actions
-        for name in self.progress_actions:
-            if name not in actions:
-                action = self.get_action(name)  # type: ignore[attr-defined]
-                if action is not None:
-                    actions[name] = action
-        return actions
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
@@ -152,7 +148,7 @@ class ProgressAdminMixin:
         text = json.dumps(obj.meta, indent=2, sort_keys=True, ensure_ascii=False)
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
 
-    @admin.action(description=_("Clear progress of selected rows"))
+    @admin.action(description=_("Clear progress of selected rows"), permissions=["change"])
     def clear_progress_action(self, request: HttpRequest, queryset: QuerySet) -> None:
         ids = queryset.exclude(progress_session_id=None).values_list(
             "progress_session_id", flat=True
@@ -165,7 +161,7 @@ class ProgressAdminMixin:
             messages.SUCCESS,
         )
 
-    @admin.action(description=_("Mark selected sessions as failed"))
+    @admin.action(description=_("Mark selected sessions as failed"), permissions=["change"])
     def mark_failed_action(self, request: HttpRequest, queryset: QuerySet) -> None:
         ids = queryset.filter(progress_status=ProgressStatus.PROCESSING).values_list(
             "progress_session_id", flat=True

@@ -242,6 +242,8 @@ def test_admin_mixin_keeps_what_the_host_declares(admin_client, rows):
     assert list(cl.list_display)[:3] == ["action_checkbox", "title", "created_by"]
     assert "progress_percent" in cl.list_display
     assert "title" in cl.search_fields and "progress_session_id" in cl.search_fields
+    choices = [value for value, _ in response.context["action_form"].fields["action"].choices]
+    assert {"mark_reviewed", "clear_progress_action", "mark_failed_action"} <= set(choices)
     change = admin_client.get(reverse("admin:multi_app_import_change", args=[rows["Import"].pk]))
     fieldsets = change.context["adminform"].fieldsets
     assert fieldsets[0] == (None, {"fields": ("title", "created_by")})

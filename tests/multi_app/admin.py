@@ -18,3 +18,8 @@ class ImportAdmin(ProgressAdminMixin, admin.ModelAdmin):
     list_filter = ("created_by",)
     search_fields = ("title",)
     fields = ("title", "created_by")
+    actions = ["mark_reviewed"]
+
+    @admin.action(description="Mark reviewed")
+    def mark_reviewed(self, request, queryset):
+        queryset.update(title="reviewed")
