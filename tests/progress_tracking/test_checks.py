@@ -166,6 +166,10 @@ def test_e004_unknown_keys_are_listed_with_the_valid_ones():
         ("AUTHENTICATION_CLASSES", ["no.such.module.Auth"]),
         ("WRITE_OUTSIDE_TRANSACTION", "yes"),
         ("WRITE_OUTSIDE_TRANSACTION", 1),
+        ("AUTO_CLEANUP", "false"),
+        ("AUTO_CLEANUP", None),
+        ("AUTO_CLEANUP_INTERVAL", 0),
+        ("AUTO_CLEANUP_INTERVAL", "60"),
     ],
     ids=lambda v: repr(v)[:40],
 )
@@ -182,3 +186,25 @@ def test_e005_reports_every_bad_value_and_the_defaults_in_its_hints():
     assert sorted(ids(errors)) == ["progress_tracking.E004"] + ["progress_tracking.E005"] * 3
     hints = {e.hint for e in errors if e.id.endswith("E005")}
     assert hints == {"The default is 300 seconds.", "The default is 100."}
+
+
+def test_w001_a_sweep_interval_longer_than_a_stale_period():
+    with pt(AUTO_CLEANUP_INTERVAL=600, STALE_AFTER=300, FINISHED_TTL=900):
+        warnings = check_settings()
+    assert ids(warnings) == ["progress_tracking.W001"]
+    assert isinstance(warnings[0], checks.Warning)
+    assert "600" in warnings[0].msg and "300 s" in warnings[0].msg
+    assert warnings[0].hint
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"AUTO_CLEANUP_INTERVAL": 300, "STALE_AFTER": 300, "FINISHED_TTL": 300},
+        {"AUTO_CLEANUP_INTERVAL": 600, "STALE_AFTER": 300, "AUTO_CLEANUP": False},
+        {"AUTO_CLEANUP_INTERVAL": 600, "STALE_AFTER": -1},  # E005 already says what is wrong
+    ],
+)
+def test_no_w001_when_the_interval_fits_or_cleanup_is_off(values):
+    with pt(**values):
+        assert "progress_tracking.W001" not in ids(check_settings())
