@@ -33,8 +33,9 @@ logger = logging.getLogger(__name__)
 LEASE_NAME = "stale-progress"
 # A sweeper renews its lease after every batch; one that died mid-sweep frees it after this.
 LEASE_DURATION = timedelta(seconds=120)
-# A pause after each batch: other writers (one at a time on SQLite) and the requests served by
-# the sweeping process get their turn between two batches.
+# A pause after each batch, as long as the batch took and at least this long: the sweeper
+# works at most half the time, so other writers (one at a time on SQLite) and the requests
+# served by the sweeping process get their turn between two batches.
 PAUSE_BETWEEN_BATCHES = 0.05
 # Processes that find the sweep not yet due come back when it is, spread over this many seconds.
 MAX_JITTER = 2.0
@@ -142,11 +143,13 @@ def _sweep_holding(holder: str) -> int:
 
     manager = CleanupLease._default_manager.filter(name=LEASE_NAME, holder=holder)
     removed = 0
+    batch_started = time.monotonic()
 
     def renew(so_far: int) -> bool:
-        nonlocal removed
+        nonlocal removed, batch_started
         removed = so_far
-        time.sleep(PAUSE_BETWEEN_BATCHES)
+        time.sleep(max(PAUSE_BETWEEN_BATCHES, time.monotonic() - batch_started))
+        batch_started = time.monotonic()
         if not app_settings.AUTO_CLEANUP:
             return False
         # A lease lost (expired and claimed by another process) stops this sweep at once.

@@ -152,6 +152,21 @@ def test_turning_it_off_stops_a_running_sweep(enabled, monkeypatch, clock, make_
 
 
 @pytest.mark.django_db
+def test_the_sweeper_rests_as_long_as_each_batch_took(enabled, monkeypatch, make_knowledge):
+    enabled.PROGRESS_TRACKING = {**enabled.PROGRESS_TRACKING, "CLEANUP_BATCH_SIZE": 1}
+    with freeze_time(T0) as clock:
+        for _ in range(3):
+            new_session(make_knowledge)
+        clock.tick(STALE)
+        ticks = iter(range(0, 100, 1))  # every monotonic() call is one second later
+        monkeypatch.setattr(sweeper.time, "monotonic", lambda: float(next(ticks)))
+        pauses = []
+        monkeypatch.setattr(sweeper.time, "sleep", pauses.append)
+        assert sweeper.run_scheduled_sweep() == 3
+    assert pauses == [1.0, 1.0, 1.0]  # at least the minimum, as long as the batch took
+
+
+@pytest.mark.django_db
 def test_a_failing_sweep_is_recorded_releases_the_lease_and_raises(
     enabled, no_pause, clock, monkeypatch
 ):
@@ -256,7 +271,7 @@ def test_a_trigger_that_cannot_start_a_thread_fails_nothing(
 def test_a_poll_sweeps_in_a_thread_and_a_failure_never_reaches_the_poll(
     enabled, monkeypatch, client, user, make_knowledge, caplog
 ):
-    monkeypatch.setattr(sweeper, "PAUSE_BETWEEN_BATCHES", 0)
+    monkeypatch.setattr(sweeper.time, "sleep", lambda seconds: None)  # pacing: tested above
     with freeze_time(T0, tick=True) as clock:
         stale, _ = new_session(make_knowledge, "completed")
         clock.tick(STALE)
@@ -267,6 +282,7 @@ def test_a_poll_sweeps_in_a_thread_and_a_failure_never_reaches_the_poll(
         monkeypatch.setattr(sweeper, "_next_look", 0.0)
         assert client.get(f"/api/v1/progress/{session_id}/status").status_code == 200
         sweeper._thread.join(timeout=30)
+        assert not sweeper._thread.is_alive()
         assert not has_progress(stale)
         assert lease().last_removed == 1
 
@@ -279,6 +295,7 @@ def test_a_poll_sweeps_in_a_thread_and_a_failure_never_reaches_the_poll(
         with caplog.at_level(logging.ERROR, logger="progress_tracking.sweeper"):
             assert client.get(f"/api/v1/progress/{session_id}/status").status_code == 200
             sweeper._thread.join(timeout=30)
+        assert not sweeper._thread.is_alive()
         assert "database disk image is malformed" in caplog.text
         assert lease().last_error == "DatabaseError: database disk image is malformed"
 
