@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import DatabaseError
 from django.test import override_settings
+from django.utils import timezone
 from freezegun import freeze_time
 
 from progress_tracking import services, sweeper
@@ -272,32 +273,34 @@ def test_a_poll_sweeps_in_a_thread_and_a_failure_never_reaches_the_poll(
     enabled, monkeypatch, client, user, make_knowledge, caplog
 ):
     monkeypatch.setattr(sweeper.time, "sleep", lambda seconds: None)  # pacing: tested above
-    with freeze_time(T0, tick=True) as clock:
-        stale, _ = new_session(make_knowledge, "completed")
-        clock.tick(STALE)
-        live = make_knowledge(owner=user)
-        session_id = services.start_session(live, total_files=0)
-        client.force_login(user)
+    # Real time (the sweep runs in another thread): rows are aged by their updated-at column.
+    stale, _ = new_session(make_knowledge, "completed")
+    get_progress_model().objects.filter(pk=stale.pk).update(
+        progress_updated_at=timezone.now() - STALE
+    )
+    live = make_knowledge(owner=user)
+    session_id = services.start_session(live, total_files=0)
+    client.force_login(user)
 
-        monkeypatch.setattr(sweeper, "_next_look", 0.0)
+    monkeypatch.setattr(sweeper, "_next_look", 0.0)
+    assert client.get(f"/api/v1/progress/{session_id}/status").status_code == 200
+    sweeper._thread.join(timeout=30)
+    assert not sweeper._thread.is_alive()
+    assert not has_progress(stale)
+    assert lease().last_removed == 1
+
+    def broken(**kwargs):
+        raise DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(services, "cleanup_stale_progress", broken)
+    CleanupLease.objects.update(due_at=timezone.now())  # one interval later
+    sweeper._next_look = 0.0
+    with caplog.at_level(logging.ERROR, logger="progress_tracking.sweeper"):
         assert client.get(f"/api/v1/progress/{session_id}/status").status_code == 200
         sweeper._thread.join(timeout=30)
-        assert not sweeper._thread.is_alive()
-        assert not has_progress(stale)
-        assert lease().last_removed == 1
-
-        def broken(**kwargs):
-            raise DatabaseError("database disk image is malformed")
-
-        monkeypatch.setattr(services, "cleanup_stale_progress", broken)
-        clock.tick(INTERVAL + timedelta(seconds=1))
-        sweeper._next_look = 0.0
-        with caplog.at_level(logging.ERROR, logger="progress_tracking.sweeper"):
-            assert client.get(f"/api/v1/progress/{session_id}/status").status_code == 200
-            sweeper._thread.join(timeout=30)
-        assert not sweeper._thread.is_alive()
-        assert "database disk image is malformed" in caplog.text
-        assert lease().last_error == "DatabaseError: database disk image is malformed"
+    assert not sweeper._thread.is_alive()
+    assert "database disk image is malformed" in caplog.text
+    assert lease().last_error == "DatabaseError: database disk image is malformed"
 
 
 # -- real processes racing --------------------------------------------------------------------
