@@ -214,14 +214,17 @@ def test_a_poll_starts_at_most_one_sweep_per_interval(
 ):
     with django_capture_on_commit_callbacks(execute=True):  # signals are sent at commit
         session_id = services.start_session(knowledge, total_files=0)
+    sweeper._thread.join()
     assert len(started) == 1
     client.force_login(user)
     for _ in range(3):
         assert client.get(f"/api/v1/progress/{session_id}/status").status_code == 200
     assert len(started) == 1
 
+    sweeper._thread.join()
     sweeper._next_look = 0.0  # one interval later
     assert client.get(f"/api/v1/progress/{session_id}/status").status_code == 200
+    sweeper._thread.join()
     assert len(started) == 2
 
 
@@ -233,9 +236,11 @@ def test_every_progress_write_is_a_trigger(started, knowledge, django_capture_on
         lambda: services.update_progress(session_id, 10),
         lambda: services.mark_session_complete(session_id),
     ):
+        sweeper._thread.join()  # a process runs one sweep thread at a time
         sweeper._next_look = 0.0
         with django_capture_on_commit_callbacks(execute=True):
             write()
+    sweeper._thread.join()
     assert len(started) == 3
 
 
