@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -189,8 +190,11 @@ def test_the_sweep_thread_logs_a_failure_instead_of_raising(enabled, monkeypatch
         raise DatabaseError("no such table: progress_tracking_cleanuplease")
 
     monkeypatch.setattr(sweeper, "run_scheduled_sweep", broken)
+    thread = threading.Thread(target=sweeper._sweep_in_thread)
     with caplog.at_level(logging.ERROR, logger="progress_tracking.sweeper"):
-        sweeper._sweep_in_thread()
+        thread.start()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
     assert "Automatic cleanup of stale progress failed" in caplog.text
     assert "no such table" in caplog.text
 
@@ -242,6 +246,32 @@ def test_every_progress_write_is_a_trigger(started, knowledge, django_capture_on
             write()
     sweeper._thread.join()
     assert len(started) == 3
+
+
+def test_a_process_runs_one_sweep_thread_at_a_time(started):
+    release = threading.Event()
+    running = threading.Thread(target=release.wait)
+    running.start()
+    sweeper._thread = running
+    try:
+        sweeper.sweep_if_due()
+        assert started == [] and sweeper._thread is running
+    finally:
+        release.set()
+        running.join()
+    sweeper.sweep_if_due()
+    sweeper._thread.join()
+    assert started == [1]
+
+
+def test_a_lease_that_cannot_be_released_is_logged_and_left_to_expire(caplog):
+    class Unreachable:
+        def update(self, **values):
+            raise DatabaseError("server closed the connection unexpectedly")
+
+    with caplog.at_level(logging.ERROR, logger="progress_tracking.sweeper"):
+        sweeper._release(Unreachable(), 5, "")  # type: ignore[arg-type]
+    assert "Could not release the automatic cleanup lease" in caplog.text
 
 
 @pytest.mark.django_db
