@@ -122,6 +122,8 @@ PROGRESS_TRACKING = {
     "STALE_AFTER": env.float("PROGRESS_STALE_AFTER", default=300),
     "FINISHED_TTL": env.float("PROGRESS_FINISHED_TTL", default=300),
     "POLL_INTERVAL": env.float("PROGRESS_POLL_INTERVAL", default=1),
+    # The demo schedules nothing: progress traffic sweeps stale progress by itself.
+    "AUTO_CLEANUP": env.bool("PROGRESS_AUTO_CLEANUP", default=True),
 }
 
 # The knowledge demo: upload limits, and an optional pause after every processing step

@@ -15,9 +15,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
+from .conf import app_settings
 from .exceptions import SessionNotFound
-from .models import PROGRESS_KEY, Knowledge, ProgressStatus
-from .selectors import parse_session_id
+from .models import FINAL_STATUSES, PROGRESS_KEY, CleanupLease, Knowledge, ProgressStatus
+from .selectors import is_stale, parse_session_id, stale_filter
 
 
 def _progress(obj: Any) -> dict[str, Any]:
@@ -31,14 +32,26 @@ class ProgressStatusFilter(admin.SimpleListFilter):
     parameter_name = "progress"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [*ProgressStatus.choices, ("none", _("No progress"))]
+        return [
+            *ProgressStatus.choices,
+            ("stale", _("Stale (awaiting cleanup)")),
+            ("none", _("No progress")),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        # A status lists only sessions readers still see; the ones they treat as gone are
+        # under "stale" until the cleanup removes them.
         value = self.value()
+        now = timezone.now()
         if value == "none":
             return queryset.filter(progress_session_id=None)
+        if value == "stale":
+            return queryset.filter(stale_filter(now))
         if value in ProgressStatus.values:
-            return queryset.filter(progress_status=value)
+            period = (
+                app_settings.FINISHED_TTL if value in FINAL_STATUSES else app_settings.STALE_AFTER
+            )
+            return queryset.filter(progress_status=value, progress_updated_at__gte=now - period)
         return queryset
 
 
@@ -123,7 +136,12 @@ class ProgressAdminMixin:
 
     @admin.display(description=_("status"), ordering="progress_status")
     def progress_status_display(self, obj: Any) -> str:
-        return obj.get_progress_status_display() or "—"
+        label = obj.get_progress_status_display()
+        if not label:
+            return "—"
+        if is_stale(obj.progress_status, obj.progress_updated_at):
+            return _("%(status)s (stale)") % {"status": label}
+        return str(label)
 
     @admin.display(description=_("progress"))
     def progress_percent(self, obj: Any) -> str:
@@ -194,3 +212,24 @@ if not Knowledge._meta.swapped:
         fields = ("name", "description", "user", "created_at", "updated_at")
         raw_id_fields = ("user",)
         ordering = ("-progress_updated_at", "-created_at")
+
+
+@admin.register(CleanupLease)
+class CleanupLeaseAdmin(admin.ModelAdmin):
+    """Read-only: when the automatic cleanup last ran, what it removed, when it runs next."""
+
+    list_display = (
+        "name",
+        "last_started_at",
+        "last_finished_at",
+        "last_removed",
+        "last_error",
+        "due_at",
+        "holder",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -8,6 +8,14 @@ class ProgressTrackingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks
+        from . import checks, signals, sweeper
 
         checks.register()
+        # Every progress write is traffic that may start the automatic cleanup.
+        for signal in (
+            signals.progress_started,
+            signals.progress_updated,
+            signals.progress_completed,
+            signals.progress_failed,
+        ):
+            signal.connect(sweeper.sweep_after_write)

@@ -13,6 +13,7 @@ from django.db import models
 from django.utils.module_loading import import_string
 
 from .conf import (
+    BOOL_KEYS,
     DEFAULTS,
     DURATION_KEYS,
     POSITIVE_INT_KEYS,
@@ -88,17 +89,42 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
                     "E005",
                 )
             )
-    for key in ("WRITE_OUTSIDE_TRANSACTION", "STAFF_ACCESS"):
-        flag = raw.get(key, True)
+    for key in BOOL_KEYS:
+        flag = raw.get(key, DEFAULTS[key])
         if not isinstance(flag, bool):
             errors.append(
                 _error(
                     f"PROGRESS_TRACKING['{key}'] must be True or False, not {flag!r}.",
-                    "The default is True.",
+                    f"The default is {DEFAULTS[key]}.",
                     "E005",
                 )
             )
-    return errors
+    return errors + _sweep_interval_warnings(raw)
+
+
+def _sweep_interval_warnings(raw: dict[str, Any]) -> list[Any]:
+    """An automatic sweep interval longer than a stale period keeps dead data that long."""
+    if "AUTO_CLEANUP_INTERVAL" not in raw:
+        return []  # the default interval shrinks to fit the stale periods
+    interval = raw["AUTO_CLEANUP_INTERVAL"]
+    periods = [raw.get(key, DEFAULTS[key]) for key in DURATION_KEYS]
+    if raw.get("AUTO_CLEANUP", True) is not True or not all(
+        _positive_duration(value) for value in (interval, *periods)
+    ):
+        return []  # disabled, or already reported as an error above
+    shortest = min(as_timedelta(value) for value in periods)
+    if as_timedelta(interval) <= shortest:
+        return []
+    return [
+        checks.Warning(
+            f"PROGRESS_TRACKING['AUTO_CLEANUP_INTERVAL'] ({interval!r} s) is longer than "
+            f"the shortest stale period ({shortest.total_seconds():g} s): stale progress stays "
+            "stored up to one interval after it became removable.",
+            hint="Use an interval no longer than STALE_AFTER and FINISHED_TTL, or remove it "
+            "(the default is 60 s, or the shortest stale period if that is shorter).",
+            id="progress_tracking.W002",
+        )
+    ]
 
 
 def _class_list_problem(value: object, allow_none: bool) -> str | None:

@@ -40,6 +40,12 @@ DEFAULTS: dict[str, Any] = {
     "HEARTBEAT_INTERVAL": 30,
     # cleanup_stale_progress: rows changed per transaction.
     "CLEANUP_BATCH_SIZE": 1000,
+    # Sweep stale progress automatically, triggered by progress traffic (see sweeper.py).
+    # False for hosts that schedule ``manage.py cleanup_progress`` themselves.
+    "AUTO_CLEANUP": True,
+    # Seconds between two automatic sweeps (site-wide, whatever the number of processes);
+    # when not set, the shortest of STALE_AFTER and FINISHED_TTL if that is shorter.
+    "AUTO_CLEANUP_INTERVAL": 60,
     # PostgreSQL: write progress on a separate connection when the caller is inside its own
     # transaction, so pollers see it before the caller commits.
     "WRITE_OUTSIDE_TRANSACTION": True,
@@ -50,8 +56,10 @@ POSITIVE_NUMBER_KEYS = (
     "POLL_INTERVAL",
     "RECORDER_MIN_INTERVAL",
     "HEARTBEAT_INTERVAL",
+    "AUTO_CLEANUP_INTERVAL",
 )
 POSITIVE_INT_KEYS = ("FILES_LIMIT", "CLEANUP_BATCH_SIZE")
+BOOL_KEYS = ("WRITE_OUTSIDE_TRANSACTION", "STAFF_ACCESS", "AUTO_CLEANUP")
 
 
 def user_settings() -> dict[str, Any]:

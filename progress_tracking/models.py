@@ -99,6 +99,32 @@ class Knowledge(AbstractProgressModel):
         return self.name
 
 
+class CleanupLease(models.Model):
+    """The automatic sweep's schedule and lease: one row per sweep, claimed by one UPDATE.
+
+    A process may sweep only after an UPDATE that matched ``due_at <= now`` and a free (or
+    expired) lease changed this row, so at most one process sweeps at a time across every
+    process and machine that shares the database. The ``last_*`` columns show in the admin
+    what the latest sweep did.
+    """
+
+    name = models.CharField(_("name"), max_length=50, primary_key=True)
+    due_at = models.DateTimeField(_("next sweep due"))
+    held_until = models.DateTimeField(_("lease held until"), null=True, blank=True)
+    holder = models.CharField(_("held by"), max_length=100, blank=True)
+    last_started_at = models.DateTimeField(_("last sweep started"), null=True, blank=True)
+    last_finished_at = models.DateTimeField(_("last sweep finished"), null=True, blank=True)
+    last_removed = models.PositiveIntegerField(_("sessions removed by the last sweep"), default=0)
+    last_error = models.TextField(_("error of the last sweep"), blank=True)
+
+    class Meta:
+        verbose_name = _("automatic cleanup")
+        verbose_name_plural = _("automatic cleanup")
+
+    def __str__(self) -> str:
+        return self.name
+
+
 def get_progress_model() -> type[AbstractProgressModel]:
     """The model that stores progress (``PROGRESS_TRACKING_MODEL``)."""
     label = app_settings.MODEL

@@ -279,13 +279,15 @@ def cleanup_stale_progress(
     older_than: timedelta | None = None,
     dry_run: bool = False,
     batch_size: int | None = None,
+    between_batches: Callable[[int], bool] | None = None,
 ) -> int:
     """Remove stale progress (rows stay) of every host model in batches; return how many went.
 
     Without ``older_than``, processing sessions older than ``STALE_AFTER`` and finished ones
     older than ``FINISHED_TTL`` go; with it, any session not updated for that long. Each batch
     is one UPDATE in its own short transaction that re-checks staleness, so a session a worker
-    revives meanwhile is kept.
+    revives meanwhile is kept. ``between_batches(removed_so_far)`` runs after each batch;
+    returning False stops the sweep there (the automatic sweeper renews its lease in it).
     """
     if older_than is not None and (
         not isinstance(older_than, timedelta) or older_than < timedelta(0)
@@ -301,4 +303,6 @@ def cleanup_stale_progress(
             continue
         while pks := list(stale.values_list("pk", flat=True)[:size]):
             removed += stale.filter(pk__in=pks).update(**storage.cleared_values())
+            if between_batches is not None and not between_batches(removed):
+                return removed
     return removed

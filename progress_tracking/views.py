@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from . import schema, selectors, services
+from . import schema, selectors, services, sweeper
 from .conf import app_settings
 from .serializers import ClearedSerializer, ProgressStatusSerializer
 
@@ -129,6 +129,7 @@ class ProgressAPIView(APIView):
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         add_never_cache_headers(response)
+        sweeper.sweep_if_due()  # at most a clock comparison; a due sweep runs in a thread
         if self.poll_interval_header:
             response["X-Poll-Interval"] = format_seconds(app_settings.POLL_INTERVAL)
         return response

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -56,3 +58,23 @@ def close_progress_side_connections():
     from progress_tracking.side_connection import close_side_connections
 
     close_side_connections()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_automatic_cleanup_in_subprocesses():
+    """Worker and server processes that tests start sweep only when a test asks them to."""
+    before = os.environ.get("PROGRESS_AUTO_CLEANUP")
+    os.environ["PROGRESS_AUTO_CLEANUP"] = "false"
+    yield
+    if before is None:
+        os.environ.pop("PROGRESS_AUTO_CLEANUP", None)
+    else:
+        os.environ["PROGRESS_AUTO_CLEANUP"] = before
+
+
+@pytest.fixture(autouse=True)
+def no_automatic_cleanup(monkeypatch):
+    """Keep the sweep thread out of tests: its own tests (test_sweeper.py) open the gate."""
+    from progress_tracking import sweeper
+
+    monkeypatch.setattr(sweeper, "_next_look", float("inf"))

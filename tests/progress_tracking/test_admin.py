@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from progress_tracking import services
-from progress_tracking.models import PROGRESS_KEY, Knowledge
+from progress_tracking.models import PROGRESS_KEY, CleanupLease, Knowledge
 
 pytestmark = pytest.mark.skipif(
     bool(Knowledge._meta.swapped),
@@ -130,9 +132,59 @@ def test_filter_offers_every_status(admin_client, rows):
         "?progress=processing",
         "?progress=completed",
         "?progress=error",
+        "?progress=stale",
         "?progress=none",
     ):
         assert choice in html
+
+
+def age(row, seconds):
+    """Make a row's progress ``seconds`` old, as if nothing had written it since."""
+    Knowledge.objects.filter(pk=row.pk).update(
+        progress_updated_at=timezone.now() - timedelta(seconds=seconds)
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("processing", {"running"}),
+        ("completed", {"done"}),
+        ("error", set()),
+        ("stale", {"dead", "failed"}),
+    ],
+)
+def test_filters_never_list_what_readers_treat_as_stale(
+    admin_client, rows, make_knowledge, value, expected
+):
+    rows["dead"] = make_knowledge(name="Dead worker")
+    services.start_session(rows["dead"], total_files=1)
+    age(rows["dead"], 301)  # STALE_AFTER is 300 s
+    age(rows["running"], 299)
+    age(rows["failed"], 301)  # FINISHED_TTL is 300 s
+    response = changelist(admin_client, progress=value)
+    assert shown(response) == {rows[name].pk for name in expected}
+
+
+def test_stale_sessions_are_marked_in_the_list(admin_client, rows):
+    age(rows["running"], 301)
+    html = changelist(admin_client).content.decode()
+    assert "Processing (stale)" in html
+    assert html.count("(stale)") == 1
+
+
+def test_automatic_cleanup_is_shown_read_only(admin_client, make_knowledge):
+    CleanupLease.objects.create(
+        name="stale-progress", due_at=timezone.now(), last_removed=12, last_error=""
+    )
+    url = reverse("admin:progress_tracking_cleanuplease_changelist")
+    response = admin_client.get(url)
+    assert response.status_code == 200
+    assert "stale-progress" in response.content.decode()
+    assert response.context["cl"].result_list[0].last_removed == 12
+    assert not response.context["has_add_permission"]
+    change = reverse("admin:progress_tracking_cleanuplease_change", args=["stale-progress"])
+    assert admin_client.post(change, {"last_removed": 0}).status_code == 403
 
 
 def test_search_by_session_id_uses_the_indexed_column(admin_client, rows):

@@ -176,6 +176,10 @@ def test_e004_unknown_keys_are_listed_with_the_valid_ones():
         ("WRITE_OUTSIDE_TRANSACTION", 1),
         ("STAFF_ACCESS", "no"),
         ("STAFF_ACCESS", 0),
+        ("AUTO_CLEANUP", "false"),
+        ("AUTO_CLEANUP", None),
+        ("AUTO_CLEANUP_INTERVAL", 0),
+        ("AUTO_CLEANUP_INTERVAL", "60"),
     ],
     ids=lambda v: repr(v)[:40],
 )
@@ -222,3 +226,25 @@ def test_w010_when_the_apps_own_list_is_empty():
     with pt(AUTHENTICATION_CLASSES=[]):
         warning = only_warning(check_authentication())
     assert "PROGRESS_TRACKING['AUTHENTICATION_CLASSES'] is empty" in warning.msg
+
+
+def test_w002_a_sweep_interval_longer_than_a_stale_period():
+    with pt(AUTO_CLEANUP_INTERVAL=600, STALE_AFTER=300, FINISHED_TTL=900):
+        warnings = check_settings()
+    assert ids(warnings) == ["progress_tracking.W002"]
+    assert isinstance(warnings[0], checks.Warning)
+    assert "600" in warnings[0].msg and "300 s" in warnings[0].msg
+    assert warnings[0].hint
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"AUTO_CLEANUP_INTERVAL": 300, "STALE_AFTER": 300, "FINISHED_TTL": 300},
+        {"AUTO_CLEANUP_INTERVAL": 600, "STALE_AFTER": 300, "AUTO_CLEANUP": False},
+        {"AUTO_CLEANUP_INTERVAL": 600, "STALE_AFTER": -1},  # E005 already says what is wrong
+    ],
+)
+def test_no_w002_when_the_interval_fits_or_cleanup_is_off(values):
+    with pt(**values):
+        assert "progress_tracking.W002" not in ids(check_settings())

@@ -241,3 +241,15 @@ def test_normalise_keeps_seed_values_and_fills_missing_seed_keys():
         assert key in result
     full = seed_progress(custom="kept")
     assert {k: normalise_seed_progress(full)[k] for k in full} == full
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0003_adds_the_cleanup_lease_table_and_reverses():
+    table = "progress_tracking_cleanuplease"
+    try:
+        migrate([("progress_tracking", "0002_index_seed_progress")])
+        assert table not in connection.introspection.table_names()
+        migrate([("progress_tracking", "0003_cleanup_lease")])
+        assert table in connection.introspection.table_names()
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
