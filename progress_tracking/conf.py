@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "RECORDER_MIN_INTERVAL": 0.5,
     # ProgressRecorder: seconds between heartbeats while the worker lives.
     "HEARTBEAT_INTERVAL": 30,
+    # ProgressRecorder: seconds it keeps retrying through a database outage (buffering what
+    # the job reports) before the job sees the error.
+    "RECORDER_GRACE_PERIOD": 120,
     # cleanup_stale_progress: rows changed per transaction.
     "CLEANUP_BATCH_SIZE": 1000,
     # PostgreSQL: write progress on a separate connection when the caller is inside its own
@@ -47,6 +50,7 @@ POSITIVE_NUMBER_KEYS = (
     "POLL_INTERVAL",
     "RECORDER_MIN_INTERVAL",
     "HEARTBEAT_INTERVAL",
+    "RECORDER_GRACE_PERIOD",
 )
 POSITIVE_INT_KEYS = ("FILES_LIMIT", "CLEANUP_BATCH_SIZE")
 

@@ -31,3 +31,11 @@ class SessionActive(ProgressError):
             f"Session {session_id} is still processing on this row; wait for it to finish "
             "or pass join_active=True to add files to it."
         )
+
+
+class ProgressStoreUnavailable(ProgressError):
+    """``ProgressRecorder`` could not reach the database for its whole grace period.
+
+    What the job reported is still buffered in the recorder; the database error that ended
+    the grace period is the ``__cause__``.
+    """
