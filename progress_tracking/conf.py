@@ -22,6 +22,10 @@ DEFAULTS: dict[str, Any] = {
     "POLL_INTERVAL": 1,
     # Per-file entries returned in one status body.
     "FILES_LIMIT": 100,
+    # Most file entries one session may track; each update rewrites them all.
+    "MAX_FILES_PER_SESSION": 1000,
+    # Largest total_files a session may announce.
+    "MAX_TOTAL_FILES": 1_000_000,
     # DRF permission classes of the API views (dotted paths or classes).
     "PERMISSION_CLASSES": (
         "rest_framework.permissions.IsAuthenticated",
@@ -52,7 +56,12 @@ POSITIVE_NUMBER_KEYS = (
     "HEARTBEAT_INTERVAL",
     "RECORDER_GRACE_PERIOD",
 )
-POSITIVE_INT_KEYS = ("FILES_LIMIT", "CLEANUP_BATCH_SIZE")
+POSITIVE_INT_KEYS = (
+    "FILES_LIMIT",
+    "CLEANUP_BATCH_SIZE",
+    "MAX_FILES_PER_SESSION",
+    "MAX_TOTAL_FILES",
+)
 
 
 def user_settings() -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .text import describe
+
 
 class ProgressError(Exception):
     """Base class for every error this app raises on purpose."""
@@ -19,7 +21,7 @@ class SessionNotFound(ProgressError, LookupError):
 
     def __init__(self, session_id: object) -> None:
         self.session_id = session_id
-        super().__init__(f"No progress session with id {session_id!r}.")
+        super().__init__(f"No progress session with id {describe(session_id)}.")
 
 
 class SessionActive(ProgressError):

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from .conf import app_settings
 from .models import FINAL_STATUSES, PROGRESS_KEY, ProgressStatus, get_progress_model
+from .text import scrubbed
 
 
 def parse_session_id(session_id: object) -> UUID | None:
@@ -61,9 +62,12 @@ def live_progress(meta: Any, status: str, updated_at: datetime | None) -> dict[s
 
 
 def get_progress(session_id: str | UUID) -> dict[str, Any] | None:
-    """The whole progress dict of a session, or None if unknown, malformed or stale."""
+    """The whole progress dict of a session, or None if unknown, malformed or stale.
+
+    Text that older releases stored but UTF-8 cannot encode comes back replaced (U+FFFD).
+    """
     found = _live_row(session_id)
-    return found[0] if found else None
+    return scrubbed(found[0]) if found else None
 
 
 def _live_row(session_id: object, *extra: str) -> tuple[dict[str, Any], ...] | None:

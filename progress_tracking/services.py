@@ -119,7 +119,7 @@ def start_session(
     """
     if not isinstance(knowledge, AbstractProgressModel) or knowledge.pk is None:
         raise InvalidProgressData("start_session() needs a saved progress-model instance.")
-    files = list(files) if not isinstance(files, str | bytes) else files
+    names = state.check_file_names(files)
     new_id = str(uuid.uuid4())
     now = timezone.now()
     # Validate before touching the row so bad input never reaches storage.
@@ -127,7 +127,7 @@ def start_session(
         new_id,
         object_id=str(knowledge.pk),
         total_files=total_files,
-        files=files,
+        files=names,
         message=message,
         now=now.timestamp(),
     )
@@ -143,7 +143,7 @@ def start_session(
         ):
             if not join_active:
                 raise SessionActive(current["session_id"])
-            return state.apply_join(current, files, now=now.timestamp())
+            return state.apply_join(current, names, now=now.timestamp())
         return fresh
 
     model = type(knowledge)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from rest_framework.views import APIView
 from . import schema, selectors, services
 from .conf import app_settings
 from .serializers import ClearedSerializer, ProgressStatusSerializer
+from .text import scrubbed
 
 NOT_FOUND_DETAIL = _("Progress session not found.")
 # The seed's exact body: clients may compare it, so it is not translated.
@@ -95,10 +96,30 @@ class JSONOnlyNegotiation(BaseContentNegotiation):
         return renderer, renderer.media_type
 
 
+class ProgressJSONRenderer(JSONRenderer):
+    """JSON that renders whatever text a row holds.
+
+    Releases before text validation let SQLite store lone surrogates, which UTF-8 cannot
+    encode; such a body is rendered again with them replaced, instead of failing every later
+    poll. Bodies without them (all others) cost nothing extra.
+    """
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        try:
+            return super().render(data, accepted_media_type, renderer_context)
+        except UnicodeEncodeError:
+            return super().render(scrubbed(data), accepted_media_type, renderer_context)
+
+
 class ProgressAPIView(APIView):
     """Base of the API views: host-configurable auth, JSON only, never cached."""
 
-    renderer_classes = (JSONRenderer,)
+    renderer_classes = (ProgressJSONRenderer,)
     parser_classes = ()
     content_negotiation_class = JSONOnlyNegotiation
     poll_interval_header = False
