@@ -24,6 +24,22 @@ class SessionNotFound(ProgressError, LookupError):
         super().__init__(f"No progress session with id {describe(session_id)}.")
 
 
+class SessionStale(SessionNotFound):
+    """The session exists but is stale: readers already treat it as gone, so it stays gone.
+
+    A processing session not written for ``STALE_AFTER`` (its worker looked dead, pollers
+    told the user the work was interrupted), or a finished one older than ``FINISHED_TTL``.
+    """
+
+    def __init__(self, session_id: object) -> None:
+        super().__init__(session_id)
+        self.args = (
+            f"Progress session {describe(session_id)} is stale (not updated within "
+            "STALE_AFTER); readers already treat it as gone, so it cannot be written. "
+            "Stop the work, or start a new session to continue it.",
+        )
+
+
 class SessionActive(ProgressError):
     """The row already has a session that is still processing."""
 

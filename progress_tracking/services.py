@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from . import signals, state, storage
 from .conf import app_settings
-from .exceptions import InvalidProgressData, SessionActive, SessionNotFound
+from .exceptions import InvalidProgressData, SessionActive, SessionNotFound, SessionStale
 from .models import PROGRESS_KEY, AbstractProgressModel, ProgressStatus, get_progress_model
 from .selectors import get_progress, is_stale, parse_session_id, stale_filter
 from .storage import Row
@@ -72,6 +72,10 @@ def _session_write(
 
     def mutate(row: Row) -> Progress | None:
         current = _stored(row, sid)
+        # Readers already answer 404 for it (and a poller told its user the work stopped):
+        # a late write must not bring it back.
+        if is_stale(str(current.get("status")), row.updated_at, now):
+            raise SessionStale(session_id)
         if state.is_final(current):
             return None
         return change(current, now.timestamp())
