@@ -118,10 +118,19 @@ TASKS = {
 # such a key's migration against this setting (as with AUTH_USER_MODEL).
 PROGRESS_TRACKING_MODEL = "progress_tracking.Knowledge"
 
+_STALE_AFTER = env.float("PROGRESS_STALE_AFTER", default=300)
 PROGRESS_TRACKING = {
-    "STALE_AFTER": env.float("PROGRESS_STALE_AFTER", default=300),
+    "STALE_AFTER": _STALE_AFTER,
     "FINISHED_TTL": env.float("PROGRESS_FINISHED_TTL", default=300),
     "POLL_INTERVAL": env.float("PROGRESS_POLL_INTERVAL", default=1),
+    # A shorter STALE_AFTER needs a shorter heartbeat (system check progress_tracking.E006).
+    "HEARTBEAT_INTERVAL": env.float(
+        "PROGRESS_HEARTBEAT_INTERVAL", default=min(30.0, _STALE_AFTER / 3)
+    ),
+    # Retrying past STALE_AFTER is pointless (warning progress_tracking.W001).
+    "RECORDER_GRACE_PERIOD": env.float(
+        "PROGRESS_RECORDER_GRACE_PERIOD", default=min(120.0, _STALE_AFTER / 2)
+    ),
 }
 
 # The knowledge demo: upload limits, and an optional pause after every processing step
