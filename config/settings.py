@@ -68,9 +68,22 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# SQLite as recommended in docs/operations.md (measured there with 16 writers and 4 pollers).
+SQLITE_OPTIONS = {
+    # WAL: readers never block the writer nor the writer readers; synchronous=NORMAL is safe
+    # with WAL (a power cut may lose the last commits, never corrupt) and makes a commit
+    # cheap, so the write lock is held for far less time.
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    # Every transaction takes the write lock when it begins: one that reads first and writes
+    # later would otherwise fail at once with "database is locked" instead of waiting.
+    "transaction_mode": "IMMEDIATE",
+    # Web server and task worker share one file: wait for the lock instead of failing.
+    "timeout": 20,
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web server and task worker share one file: wait for locks instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    for _key, _value in SQLITE_OPTIONS.items():
+        _options.setdefault(_key, _value)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -118,12 +131,21 @@ TASKS = {
 # such a key's migration against this setting (as with AUTH_USER_MODEL).
 PROGRESS_TRACKING_MODEL = "progress_tracking.Knowledge"
 
+_STALE_AFTER = env.float("PROGRESS_STALE_AFTER", default=300)
 PROGRESS_TRACKING = {
-    "STALE_AFTER": env.float("PROGRESS_STALE_AFTER", default=300),
+    "STALE_AFTER": _STALE_AFTER,
     "FINISHED_TTL": env.float("PROGRESS_FINISHED_TTL", default=300),
     "POLL_INTERVAL": env.float("PROGRESS_POLL_INTERVAL", default=1),
     # The demo schedules nothing: progress traffic sweeps stale progress by itself.
     "AUTO_CLEANUP": env.bool("PROGRESS_AUTO_CLEANUP", default=True),
+    # A shorter STALE_AFTER needs a shorter heartbeat (system check progress_tracking.E006).
+    "HEARTBEAT_INTERVAL": env.float(
+        "PROGRESS_HEARTBEAT_INTERVAL", default=min(30.0, _STALE_AFTER / 3)
+    ),
+    # Retrying past STALE_AFTER is pointless (warning progress_tracking.W001).
+    "RECORDER_GRACE_PERIOD": env.float(
+        "PROGRESS_RECORDER_GRACE_PERIOD", default=min(120.0, _STALE_AFTER / 2)
+    ),
 }
 
 # The knowledge demo: upload limits, and an optional pause after every processing step

@@ -1,4 +1,4 @@
-"""System checks for the app's settings (ids progress_tracking.E001...)."""
+"""System checks for the app's settings (ids progress_tracking.E001..., W001...)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,13 @@ from .conf import (
     as_timedelta,
 )
 
+# STALE_AFTER must be at least this many heartbeat intervals.
+HEARTBEAT_MARGIN = 3
+
 
 def register() -> None:
     checks.register(check_settings, checks.Tags.compatibility)
+    checks.register(check_setting_combinations, checks.Tags.compatibility)
     checks.register(check_model, checks.Tags.models)
     checks.register(check_authentication, checks.Tags.security)
 
@@ -151,6 +155,65 @@ def _positive_duration(value: object) -> bool:
     except (TypeError, ValueError, OverflowError):  # "300", nan, 1e300
         return False
     return seconds > 0
+
+
+def _seconds(raw: dict[str, Any], key: str) -> float | None:
+    """A timing setting in seconds, or None when it is invalid (E005 reports that)."""
+    value = raw.get(key, DEFAULTS[key])
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = as_timedelta(value).total_seconds()
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
+
+
+def check_setting_combinations(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list:
+    """Settings that are each valid but cannot work together."""
+    raw = getattr(settings, "PROGRESS_TRACKING", {})
+    if not isinstance(raw, dict):
+        return []  # E003
+    stale = _seconds(raw, "STALE_AFTER")
+    ttl = _seconds(raw, "FINISHED_TTL")
+    heartbeat = _seconds(raw, "HEARTBEAT_INTERVAL")
+    poll = _seconds(raw, "POLL_INTERVAL")
+    grace = _seconds(raw, "RECORDER_GRACE_PERIOD")
+    found: list[Any] = []
+    # The recorder wakes every interval and writes when idle for one, so two heartbeats can be
+    # almost two intervals apart; a third keeps a slow write from tipping a live session over.
+    if stale and heartbeat and heartbeat * HEARTBEAT_MARGIN > stale:
+        found.append(
+            _error(
+                f"PROGRESS_TRACKING['HEARTBEAT_INTERVAL'] ({heartbeat:g} s) is not well below "
+                f"STALE_AFTER ({stale:g} s): a live worker's session can go stale between two "
+                "heartbeats, and pollers then report it as interrupted.",
+                f"Keep HEARTBEAT_INTERVAL at most STALE_AFTER / {HEARTBEAT_MARGIN} "
+                f"({stale / HEARTBEAT_MARGIN:g} s here), or raise STALE_AFTER.",
+                "E006",
+            )
+        )
+    if ttl and poll and ttl <= poll:
+        found.append(
+            _error(
+                f"PROGRESS_TRACKING['FINISHED_TTL'] ({ttl:g} s) is not longer than "
+                f"POLL_INTERVAL ({poll:g} s): a finished session can vanish between two polls, "
+                "so the browser reports 'not found' instead of its result.",
+                "Keep FINISHED_TTL many times POLL_INTERVAL (defaults: 300 s and 1 s).",
+                "E007",
+            )
+        )
+    if stale and grace and grace >= stale:
+        found.append(
+            checks.Warning(
+                f"PROGRESS_TRACKING['RECORDER_GRACE_PERIOD'] ({grace:g} s) is not shorter than "
+                f"STALE_AFTER ({stale:g} s): after an outage that long the session is stale "
+                "and every buffered write is refused, so the retries cannot succeed.",
+                hint="Keep RECORDER_GRACE_PERIOD below STALE_AFTER (defaults: 120 s, 300 s).",
+                id="progress_tracking.W001",
+            )
+        )
+    return found
 
 
 def check_model(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list[Any]:

@@ -22,6 +22,10 @@ DEFAULTS: dict[str, Any] = {
     "POLL_INTERVAL": 1,
     # Per-file entries returned in one status body.
     "FILES_LIMIT": 100,
+    # Most file entries one session may track; each update rewrites them all.
+    "MAX_FILES_PER_SESSION": 1000,
+    # Largest total_files a session may announce.
+    "MAX_TOTAL_FILES": 1_000_000,
     # DRF permission classes of the API views (dotted paths or classes).
     "PERMISSION_CLASSES": (
         "rest_framework.permissions.IsAuthenticated",
@@ -38,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "RECORDER_MIN_INTERVAL": 0.5,
     # ProgressRecorder: seconds between heartbeats while the worker lives.
     "HEARTBEAT_INTERVAL": 30,
+    # ProgressRecorder: seconds it keeps retrying through a database outage (buffering what
+    # the job reports) before the job sees the error.
+    "RECORDER_GRACE_PERIOD": 120,
     # cleanup_stale_progress: rows changed per transaction.
     "CLEANUP_BATCH_SIZE": 1000,
     # Sweep stale progress automatically, triggered by progress traffic (see sweeper.py).
@@ -57,8 +64,14 @@ POSITIVE_NUMBER_KEYS = (
     "RECORDER_MIN_INTERVAL",
     "HEARTBEAT_INTERVAL",
     "AUTO_CLEANUP_INTERVAL",
+    "RECORDER_GRACE_PERIOD",
 )
-POSITIVE_INT_KEYS = ("FILES_LIMIT", "CLEANUP_BATCH_SIZE")
+POSITIVE_INT_KEYS = (
+    "FILES_LIMIT",
+    "CLEANUP_BATCH_SIZE",
+    "MAX_FILES_PER_SESSION",
+    "MAX_TOTAL_FILES",
+)
 BOOL_KEYS = ("WRITE_OUTSIDE_TRANSACTION", "STAFF_ACCESS", "AUTO_CLEANUP")
 
 

@@ -16,24 +16,44 @@ Works in any worker: a Django task, Celery, RQ, a thread::
         recorder.complete()
 
 Leaving the ``with`` block through an exception records it with ``mark_session_error``.
+
+The database may go away for a while (a restart, a failover, a lock that outlasts its
+timeout). A report never loses a value: what could not be written stays pending (newer values
+still replace older ones) and is retried with backoff; the job only sees the error when the
+store stayed unreachable for ``RECORDER_GRACE_PERIOD`` seconds (``ProgressStoreUnavailable``).
+``complete()`` and ``fail()`` retry the same way, so a job that finishes during a short outage
+has its final state recorded when the database returns. ``recorder.delivering`` tells a job
+whether its progress currently reaches the database.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connections, router
 
 from . import services, state
 from .conf import app_settings
-from .models import FINAL_FILE_STATUSES
+from .exceptions import ProgressStoreUnavailable
+from .models import FINAL_FILE_STATUSES, get_progress_model
 
 logger = logging.getLogger(__name__)
+
+# Errors that say "the store is not reachable right now", not "this write is wrong":
+# connection refused or reset, server shutting down, lock and statement timeouts.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+# Backoff between retries after a failed write: doubles from the first to the last, jittered.
+RETRY_FIRST_DELAY = 0.5
+RETRY_MAX_DELAY = 10.0
+
+Progress = dict[str, Any]
 
 
 class ProgressRecorder:
@@ -43,7 +63,9 @@ class ProgressRecorder:
         *,
         min_interval: float | None = None,
         heartbeat_interval: float | None = None,
-        clock: Any = time.monotonic,
+        grace_period: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.session_id = str(session_id)
         self.min_interval = (
@@ -52,16 +74,35 @@ class ProgressRecorder:
         self.heartbeat_interval = (
             app_settings.HEARTBEAT_INTERVAL if heartbeat_interval is None else heartbeat_interval
         )
+        self.grace_period = (
+            app_settings.RECORDER_GRACE_PERIOD if grace_period is None else grace_period
+        )
         self._clock = clock
+        self._sleep = sleep
         self._lock = threading.RLock()
         self._pending_session: dict[str, Any] | None = None
         self._pending_files: dict[str, dict[str, Any]] = {}
         self._file_status: dict[str, str] = {}
         self._last_write = float("-inf")
+        # Set while writes fail: when the first failure happened, how many followed, and when
+        # the next attempt is due.
+        self._failing_since: float | None = None
+        self._failures = 0
+        self._retry_at = float("-inf")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.finished = False
         self.writes = 0
+
+    @property
+    def delivering(self) -> bool:
+        """False while the last write failed and reported values wait to be retried."""
+        return self._failing_since is None
+
+    @property
+    def pending(self) -> bool:
+        """True while reported values have not reached the database yet."""
+        return bool(self._pending_files) or self._pending_session is not None
 
     # -- reporting -------------------------------------------------------------------------
 
@@ -102,37 +143,121 @@ class ProgressRecorder:
             }
             self._maybe_flush(urgent=urgent)
 
-    def complete(self, message: str | None = None) -> dict[str, Any]:
-        with self._lock:
-            self.flush()
-            self.finished = True
-            return services.mark_session_complete(self.session_id, message)
+    def complete(self, message: str | None = None) -> Progress:
+        """Write what is pending, then finish the session; retried through an outage."""
+        return self._with_retries(lambda: services.mark_session_complete(self.session_id, message))
 
-    def fail(self, error: object) -> dict[str, Any]:
-        with self._lock:
-            try:
-                self.flush()
-            except Exception:  # the failure itself must be recorded whatever else went wrong
-                logger.exception("Could not flush progress of session %s", self.session_id)
-            self.finished = True
-            return services.mark_session_error(self.session_id, error)
+    def fail(self, error: object) -> Progress:
+        """Record the job's failure; retried through an outage like ``complete()``."""
+        return self._with_retries(
+            lambda: services.mark_session_error(self.session_id, error), strict=False
+        )
 
     def flush(self) -> None:
-        """Write everything pending now."""
+        """Write everything pending now, retrying through an outage for the grace period."""
+        self._with_retries(None)
+
+    def _with_retries(
+        self, finish: Callable[[], Progress] | None, *, strict: bool = True
+    ) -> Progress:
         with self._lock:
-            files, self._pending_files = self._pending_files, {}
-            for name, values in files.items():
+            while True:
+                try:
+                    self._deliver_pending(strict=strict)
+                    result = finish() if finish is not None else {}
+                except TRANSIENT_ERRORS as exc:
+                    self._failed(exc)  # raises once the grace period is over
+                    self._sleep(max(0.0, self._retry_at - self._clock()))
+                    continue
+                self._delivered()
+                if finish is not None:
+                    self.finished = True
+                return result
+
+    def _deliver_pending(self, *, strict: bool) -> None:
+        """Write pending values; each leaves the buffer only once the database has it."""
+        for name in list(self._pending_files):
+            values = self._pending_files[name]
+            try:
                 services.update_file_progress(self.session_id, name, **values)
-                self.writes += 1
-            pending, self._pending_session = self._pending_session, None
-            if pending is not None:
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception:
+                # Not a blip: this value will never be accepted, so retrying it is pointless.
+                del self._pending_files[name]
+                if strict:
+                    raise
+                logger.exception(
+                    "Could not write progress of %s (session %s)", name, self.session_id
+                )
+                continue
+            del self._pending_files[name]
+            self.writes += 1
+        pending = self._pending_session
+        if pending is not None:
+            try:
                 services.update_progress(self.session_id, **pending)
-                self.writes += 1
-            self._last_write = self._clock()
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception:
+                self._pending_session = None
+                if strict:
+                    raise
+                logger.exception("Could not write progress of session %s", self.session_id)
+                return
+            self._pending_session = None
+            self.writes += 1
 
     def _maybe_flush(self, *, urgent: bool) -> None:
-        if urgent or self._clock() - self._last_write >= self.min_interval:
-            self.flush()
+        now = self._clock()
+        if self._failing_since is not None:
+            due = now >= self._retry_at
+        else:
+            due = urgent or now - self._last_write >= self.min_interval
+        if due:
+            self._attempt(touch=False)
+
+    def _attempt(self, *, touch: bool) -> None:
+        """One try at writing what is pending (or a heartbeat when ``touch``)."""
+        try:
+            if self.pending:
+                self._deliver_pending(strict=True)
+            elif touch:
+                services.heartbeat(self.session_id)
+        except TRANSIENT_ERRORS as exc:
+            self._failed(exc)
+            return
+        self._delivered()
+
+    def _delivered(self) -> None:
+        if self._failing_since is not None:
+            logger.info("Progress of session %s is delivered again", self.session_id)
+        self._failing_since = None
+        self._failures = 0
+        self._last_write = self._clock()
+
+    def _failed(self, exc: Exception) -> None:
+        """Schedule the next attempt after a transient error, or give up after the grace."""
+        _discard_broken_connection()
+        now = self._clock()
+        if self._failing_since is None:
+            logger.warning(
+                "Progress of session %s is not reaching the database (%s); retrying for %s s",
+                self.session_id,
+                exc,
+                self.grace_period,
+            )
+            self._failing_since = now
+        if now - self._failing_since >= self.grace_period:
+            raise ProgressStoreUnavailable(
+                f"Progress of session {self.session_id} could not be written for "
+                f"{now - self._failing_since:.1f} s: {exc}"
+            ) from exc
+        delay = min(RETRY_MAX_DELAY, RETRY_FIRST_DELAY * 2**self._failures)
+        self._failures += 1
+        self._retry_at = min(
+            now + delay * random.uniform(0.5, 1.0), self._failing_since + self.grace_period
+        )
 
     # -- heartbeat -------------------------------------------------------------------------
 
@@ -150,24 +275,32 @@ class ProgressRecorder:
             self._thread.join()
             self._thread = None
 
+    def _next_beat(self) -> float:
+        if self._failing_since is None:
+            return self.heartbeat_interval
+        # While the store is away, retry on schedule even when the job reports nothing.
+        return max(0.05, min(self.heartbeat_interval, self._retry_at - self._clock()))
+
     def _beat(self) -> None:
         try:
-            while not self._stop.wait(self.heartbeat_interval):
+            while not self._stop.wait(self._next_beat()):
                 with self._lock:
                     if self.finished:
                         return
-                    idle = self._clock() - self._last_write >= self.heartbeat_interval
+                    now = self._clock()
+                    if self._failing_since is not None:
+                        due = now >= self._retry_at
+                    else:
+                        due = self.pending or now - self._last_write >= self.heartbeat_interval
+                    if not due:
+                        continue
                     try:
-                        if self._pending_files or self._pending_session:
-                            self.flush()
-                        elif idle:
-                            services.heartbeat(self.session_id)
-                            self._last_write = self._clock()
+                        self._attempt(touch=True)
                     except Exception:
                         logger.exception("Heartbeat of session %s failed", self.session_id)
         finally:
             # This thread's own database connection must not outlive it.
-            connection.close()
+            connections.close_all()
 
     def __enter__(self) -> ProgressRecorder:
         return self.start()
@@ -181,7 +314,26 @@ class ProgressRecorder:
         self.stop()
         if self.finished:
             return
-        if exc is not None:
-            self.fail(exc)
-        else:
+        if exc is None:
             self.flush()
+            return
+        try:
+            self.fail(exc)
+        except Exception:  # the job's own exception is the one to propagate
+            logger.exception("Could not record the failure of session %s", self.session_id)
+
+
+def _discard_broken_connection() -> None:
+    """Close this thread's connection after a network error so the next try reconnects.
+
+    Django reopens a closed connection by itself, but keeps using one that the server
+    dropped. Inside a transaction the connection is the caller's to manage; SQLite has no
+    network to lose (a "locked" error leaves its connection usable).
+    """
+    connection = connections[router.db_for_write(get_progress_model())]
+    if connection.vendor == "sqlite" or connection.in_atomic_block:
+        return
+    try:
+        connection.close()
+    except Exception:  # a dead socket may fail to close cleanly; it is gone either way
+        connection.connection = None

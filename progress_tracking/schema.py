@@ -73,6 +73,7 @@ def _errors(*codes: int) -> dict[int, Any]:
         "also a session-authenticated DELETE without a valid CSRF token.",
         404: "Unknown, malformed, expired or stale id, or a session of another user: all "
         "answer the same body.",
+        503: "The database is unreachable; retry after the Retry-After header's seconds.",
     }
     return {code: OpenApiResponse(DetailSerializer, description=text[code]) for code in codes}
 
@@ -114,7 +115,7 @@ def _status_schema() -> dict[str, Any]:
             responses={
                 200: ProgressStatusSerializer,
                 304: OpenApiResponse(description="Not modified: If-None-Match matched. No body."),
-                **_errors(401, 403, 404),
+                **_errors(401, 403, 404, 503),
             },
         )
     }
@@ -129,7 +130,7 @@ def _list_schema() -> dict[str, Any]:
             "at most 50. Lets another tab or device resume polling.",
             tags=TAGS,
             parameters=[_poll_interval([200])],
-            responses={200: ProgressListSerializer, **_errors(401, 403)},
+            responses={200: ProgressListSerializer, **_errors(401, 403, 503)},
         )
     }
 
@@ -167,7 +168,7 @@ def _session_schema() -> dict[str, Any]:
             description="Removes the session's progress (the row that carried it stays).",
             tags=TAGS,
             parameters=[_session_id()],
-            responses={200: ClearedSerializer, **_errors(401, 403, 404)},
+            responses={200: ClearedSerializer, **_errors(401, 403, 404, 503)},
         ),
     }
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from . import hosts
 from .conf import app_settings
 from .models import FINAL_STATUSES, PROGRESS_KEY, ProgressStatus
+from .text import scrubbed
 
 
 def parse_session_id(session_id: object) -> UUID | None:
@@ -63,9 +64,12 @@ def live_progress(meta: Any, status: str, updated_at: datetime | None) -> dict[s
 
 
 def get_progress(session_id: str | UUID) -> dict[str, Any] | None:
-    """The whole progress dict of a session, or None if unknown, malformed or stale."""
+    """The whole progress dict of a session, or None if unknown, malformed or stale.
+
+    Text that older releases stored but UTF-8 cannot encode comes back replaced (U+FFFD).
+    """
     record = _live_record(session_id, with_owner=False)
-    return record.progress if record else None
+    return scrubbed(record.progress) if record else None
 
 
 @dataclass(frozen=True)

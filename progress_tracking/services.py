@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from . import hosts, signals, state, storage
 from .conf import app_settings
-from .exceptions import InvalidProgressData, SessionActive, SessionNotFound
+from .exceptions import InvalidProgressData, SessionActive, SessionNotFound, SessionStale
 from .models import PROGRESS_KEY, AbstractProgressModel, ProgressStatus
 from .selectors import get_progress, is_stale, parse_session_id, stale_filter
 from .storage import Row
@@ -73,6 +73,10 @@ def _session_write(
 
     def mutate(row: Row) -> Progress | None:
         current = _stored(row, sid)
+        # Readers already answer 404 for it (and a poller told its user the work stopped):
+        # a late write must not bring it back.
+        if is_stale(str(current.get("status")), row.updated_at, now):
+            raise SessionStale(session_id)
         if state.is_final(current):
             return None
         return change(current, now.timestamp())
@@ -139,7 +143,7 @@ def start_session(
     if not isinstance(instance, AbstractProgressModel) or instance.pk is None:
         raise InvalidProgressData("start_session() needs a saved progress-model instance.")
     model = hosts.host_of(type(instance))
-    files = list(files) if not isinstance(files, str | bytes) else files
+    names = state.check_file_names(files)
     new_id = hosts.new_session_id(model)
     now = timezone.now()
     # Validate before touching the row so bad input never reaches storage.
@@ -147,7 +151,7 @@ def start_session(
         new_id,
         object_id=str(instance.pk),
         total_files=total_files,
-        files=files,
+        files=names,
         message=message,
         now=now.timestamp(),
     )
@@ -163,7 +167,7 @@ def start_session(
         ):
             if not join_active:
                 raise SessionActive(current["session_id"])
-            return state.apply_join(current, files, now=now.timestamp())
+            return state.apply_join(current, names, now=now.timestamp())
         return fresh
 
     try:

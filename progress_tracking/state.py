@@ -11,8 +11,10 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from .conf import app_settings
 from .exceptions import InvalidProgressData
 from .models import FINAL_FILE_STATUSES, FINAL_STATUSES, FileStatus, ProgressStatus
+from .text import describe, is_storable, readable, storable
 
 MESSAGE_MAX_LENGTH = 1000
 ERROR_MAX_LENGTH = 1000
@@ -32,19 +34,36 @@ def truncate(text: str, limit: int) -> str:
 
 def check_percentage(name: str, value: object) -> float | int:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidProgressData(f"{name} must be a number from 0 to 100, not {value!r}.")
-    if math.isnan(value) or not 0 <= value <= 100:
-        raise InvalidProgressData(f"{name} must be between 0 and 100, not {value!r}.")
+        raise InvalidProgressData(f"{name} must be a number from 0 to 100, not {describe(value)}.")
+    # No math.isnan() on an int: it converts to float, which overflows for 10**400.
+    if (isinstance(value, float) and math.isnan(value)) or not 0 <= value <= 100:
+        raise InvalidProgressData(f"{name} must be between 0 and 100, not {describe(value)}.")
     return value
 
 
-def check_count(name: str, value: object) -> int:
+def check_count(name: str, value: object, *, limit: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidProgressData(f"{name} must be a non-negative integer, not {value!r}.")
+        raise InvalidProgressData(f"{name} must be a non-negative integer, not {describe(value)}.")
+    if limit is not None and value > limit:
+        raise InvalidProgressData(f"{name} is {describe(value)}; the limit is {limit:,}.")
     return value
+
+
+def check_total_files(value: object) -> int:
+    return check_count("total_files", value, limit=app_settings.MAX_TOTAL_FILES)
+
+
+def check_file_count(count: int) -> None:
+    limit = app_settings.MAX_FILES_PER_SESSION
+    if count > limit:
+        raise InvalidProgressData(
+            f"A session can track at most {limit:,} files (MAX_FILES_PER_SESSION); "
+            f"this would make it {count:,}."
+        )
 
 
 def check_text(name: str, value: object, *, limit: int = MESSAGE_MAX_LENGTH) -> str:
+    """A message's type and length; characters that cannot be stored are replaced later."""
     if not isinstance(value, str):
         raise InvalidProgressData(f"{name} must be a string, not {type(value).__name__}.")
     if len(value) > limit:
@@ -53,24 +72,38 @@ def check_text(name: str, value: object, *, limit: int = MESSAGE_MAX_LENGTH) -> 
 
 
 def check_file_name(value: object) -> str:
+    """A file name is an entry's identity: one that cannot be stored as given is refused."""
     name = check_text("filename", value, limit=FILENAME_MAX_LENGTH)
     if not name.strip():
         raise InvalidProgressData("filename must not be empty.")
+    if not is_storable(name):
+        raise InvalidProgressData(
+            f"filename {describe(name)} contains NUL or a lone surrogate, which no database "
+            "can store as text; decode file names with errors='replace' first."
+        )
     return name
 
 
-def check_file_names(names: Iterable[object]) -> list[str]:
+def check_file_names(names: object) -> list[str]:
     if isinstance(names, str | bytes):
         raise InvalidProgressData("files must be a list of file names, not a single string.")
+    if not isinstance(names, Iterable):
+        raise InvalidProgressData(f"files must be a list of file names, not {describe(names)}.")
     unique: dict[str, None] = {}
     for name in names:
         unique[check_file_name(name)] = None
+        check_file_count(len(unique))
     return list(unique)
 
 
+def message_text(message: str) -> str:
+    return storable(message)
+
+
 def error_text(error: object) -> str:
-    text = str(error).strip() if error is not None else ""
-    return truncate(text or "Unknown error", ERROR_MAX_LENGTH)
+    """The stored text of a failure: never refused, whatever ``error`` is."""
+    text = readable(error).strip() if error is not None else ""
+    return storable(truncate(text or "Unknown error", ERROR_MAX_LENGTH))
 
 
 def file_entry(name: str) -> dict[str, Any]:
@@ -92,7 +125,7 @@ def new_progress(
     message: object,
     now: float,
 ) -> Progress:
-    total = check_count("total_files", total_files)
+    total = check_total_files(total_files)
     names = check_file_names(files)
     return {
         "session_id": session_id,
@@ -103,7 +136,7 @@ def new_progress(
         "processed_files": 0,
         "current_file": None,
         "progress": 0,
-        "message": check_text("message", message),
+        "message": message_text(check_text("message", message)),
         "last_updated": int(now),
         "error": None,
         "started_at": int(now),
@@ -162,11 +195,12 @@ def check_update_args(progress: object, message: object, fields: dict[str, objec
         hint = {
             "completed": " Use mark_session_complete().",
             "error": " Use mark_session_error().",
-        }.get(str(status), "")
+        }.get(status if isinstance(status, str) else "", "")
         raise InvalidProgressData(f"update_progress() only accepts status='processing'.{hint}")
-    for name in ("total_files", "processed_files"):
-        if name in fields:
-            check_count(name, fields[name])
+    if "total_files" in fields:
+        check_total_files(fields["total_files"])
+    if "processed_files" in fields:
+        check_count("processed_files", fields["processed_files"])
     if fields.get("current_file") is not None:
         check_file_name(fields["current_file"])
     if message is not None:
@@ -203,7 +237,7 @@ def apply_update(
     if "current_file" in fields:
         new["current_file"] = fields["current_file"]
     if message is not None:
-        new["message"] = message
+        new["message"] = message_text(str(message))
     _recount(new)
     if progress is not None:
         if progress == 100 and unfinished_files(new):
@@ -216,9 +250,9 @@ def check_file_args(filename: object, progress: object, status: object, message:
     """Validate update_file_progress() arguments on their own, before any row is read."""
     check_file_name(filename)
     check_percentage("progress", progress)
-    if status not in FileStatus.values:
+    if not isinstance(status, str) or status not in FileStatus.values:
         raise InvalidProgressData(
-            f"status must be one of {', '.join(FileStatus.values)}, not {status!r}."
+            f"status must be one of {', '.join(FileStatus.values)}, not {describe(status)}."
         )
     if message is not None:
         check_text("message", message)
@@ -239,6 +273,7 @@ def apply_file_update(
     files: list[dict[str, Any]] = new.setdefault("files", [])
     entry = next((f for f in files if f["name"] == name), None)
     if entry is None:
+        check_file_count(len(files) + 1)
         entry = file_entry(name)
         files.append(entry)
     elif entry["status"] in FINAL_FILE_STATUSES:
@@ -247,8 +282,7 @@ def apply_file_update(
     entry["progress"] = 100 if status == FileStatus.COMPLETED else progress
     entry["error"] = error_text(error) if status == FileStatus.ERROR else None
     if message is not None:
-        entry["message"] = message
-        new["message"] = message
+        entry["message"] = new["message"] = message_text(message)
     if status != FileStatus.PENDING:
         new["current_file"] = name
     _recount(new)
@@ -260,6 +294,8 @@ def apply_join(state: Progress, files: Iterable[object], *, now: float) -> Progr
     new = copy.deepcopy(state)
     existing = {f["name"] for f in new.setdefault("files", [])}
     added = [name for name in names if name not in existing]
+    check_file_count(len(new["files"]) + len(added))
+    check_total_files(new["total_files"] + len(added))
     new["files"].extend(file_entry(name) for name in added)
     new["total_files"] += len(added)
     _recount(new)
@@ -286,7 +322,7 @@ def apply_complete(state: Progress, *, message: str | None, now: float) -> Progr
             if failed
             else "Processing completed."
         )
-    new["message"] = message
+    new["message"] = message_text(message)
     new["finished_at"] = int(now)
     return _touched(new, now)
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import parse_etags
@@ -30,8 +32,14 @@ from rest_framework.views import APIView
 from . import schema, selectors, services, sweeper
 from .conf import app_settings
 from .serializers import ClearedSerializer, ProgressStatusSerializer
+from .text import scrubbed
+
+logger = logging.getLogger(__name__)
 
 NOT_FOUND_DETAIL = _("Progress session not found.")
+UNAVAILABLE_DETAIL = _("Progress is temporarily unavailable; try again shortly.")
+# Seconds a client should wait after a 503 (the poller also backs off on its own).
+RETRY_AFTER_SECONDS = 5
 # The seed's exact body: clients may compare it, so it is not translated.
 CLEARED_MESSAGE = "Progress data cleared successfully"
 LEGACY_DETAIL = _(
@@ -95,10 +103,30 @@ class JSONOnlyNegotiation(BaseContentNegotiation):
         return renderer, renderer.media_type
 
 
+class ProgressJSONRenderer(JSONRenderer):
+    """JSON that renders whatever text a row holds.
+
+    Releases before text validation let SQLite store lone surrogates, which UTF-8 cannot
+    encode; such a body is rendered again with them replaced, instead of failing every later
+    poll. Bodies without them (all others) cost nothing extra.
+    """
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        try:
+            return super().render(data, accepted_media_type, renderer_context)
+        except UnicodeEncodeError:
+            return super().render(scrubbed(data), accepted_media_type, renderer_context)
+
+
 class ProgressAPIView(APIView):
     """Base of the API views: host-configurable auth, JSON only, never cached."""
 
-    renderer_classes = (JSONRenderer,)
+    renderer_classes = (ProgressJSONRenderer,)
     parser_classes = ()
     content_negotiation_class = JSONOnlyNegotiation
     poll_interval_header = False
@@ -125,6 +153,18 @@ class ProgressAPIView(APIView):
             raise NotFound(NOT_FOUND_DETAIL)
         self.check_object_permissions(self.request, record)
         return record
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # The database is unreachable (restart, failover, network): a JSON 503 the poller
+        # retries, instead of Django's HTML error page.
+        if isinstance(exc, OperationalError | InterfaceError):
+            logger.warning("Progress API cannot reach the database: %s", exc)
+            return Response(
+                {"detail": UNAVAILABLE_DETAIL},
+                status=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        return super().handle_exception(exc)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -20,6 +20,7 @@ from ..conf import app_settings
 from ..models import AbstractProgressModel, FileStatus, ProgressStatus
 from ..selectors import get_progress
 from ..serializers import shown_files
+from ..text import scrubbed
 
 register = template.Library()
 
@@ -123,7 +124,8 @@ def progress_bar(
     sid = "" if session_id is None else str(session_id).strip()
     if status is None and sid:
         status = get_progress(sid)
-    status = status if isinstance(status, Mapping) else {}
+    # A page must render whatever text the row holds (see text.scrubbed).
+    status = scrubbed(dict(status)) if isinstance(status, Mapping) else {}
     state = status.get("status") if sid else None
     if state not in ProgressStatus.values:
         state = ProgressStatus.PROCESSING.value if sid else ""

@@ -144,17 +144,17 @@ def test_schema_is_valid_openapi_3(openapi):
 def test_schema_documents_codes_and_headers(openapi):
     paths = openapi["paths"]
     status = paths[STATUS]["get"]["responses"]
-    assert set(status) == {"200", "304", "401", "403", "404"}
+    assert set(status) == {"200", "304", "401", "403", "404", "503"}
     assert set(status["200"]["headers"]) == {"ETag", "X-Poll-Interval"}
     assert set(status["304"]["headers"]) == {"ETag", "X-Poll-Interval"}
     assert "content" not in status["304"]
-    assert set(paths[DETAIL]["delete"]["responses"]) == {"200", "401", "403", "404"}
+    assert set(paths[DETAIL]["delete"]["responses"]) == {"200", "401", "403", "404", "503"}
     legacy = paths[DETAIL]["get"]
     assert legacy["deprecated"] is True
     assert set(legacy["responses"]) == {"410"}
     assert set(legacy["responses"]["410"]["headers"]) == {"Deprecation", "Link"}
     assert "security" not in legacy
-    assert set(paths[LIST]["get"]["responses"]) == {"200", "401", "403"}
+    assert set(paths[LIST]["get"]["responses"]) == {"200", "401", "403", "503"}
     body = openapi["components"]["schemas"]["ProgressStatus"]
     assert {"session_id", "status", "progress", "files", "files_total", "error"} <= set(
         body["required"]
