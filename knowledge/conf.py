@@ -21,6 +21,9 @@ DEFAULTS: dict[str, float | None] = {
     "KNOWLEDGE_MAX_PDF_PAGES": 2000,
     "KNOWLEDGE_MAX_PDF_CONTENT_BYTES": 256 * MIB,
     "KNOWLEDGE_MAX_AUDIO_SECONDS": 3600.0,
+    # Files of one user read at the same time; the others wait in the queue (0: no limit).
+    # Run more workers than this, and one user's batch never holds up another's upload.
+    "KNOWLEDGE_FILES_AT_ONCE_PER_USER": 1,
     # A pause after every processing step (slow motion for demos and browser tests).
     "KNOWLEDGE_STEP_DELAY": 0.0,
 }
@@ -46,6 +49,10 @@ def file_time_limit() -> float:
 def file_memory_limit() -> int | None:
     limit = _number("KNOWLEDGE_FILE_MEMORY_LIMIT")
     return int(limit) if limit != float("inf") else None
+
+
+def files_at_once_per_user() -> int:
+    return int(_number("KNOWLEDGE_FILES_AT_ONCE_PER_USER"))
 
 
 def step_delay() -> float:

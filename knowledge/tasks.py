@@ -9,6 +9,7 @@ other files of the batch go on.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import shutil
 import tempfile
@@ -16,10 +17,12 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
+from progress_tracking import services
 from progress_tracking.exceptions import InvalidProgressData, SessionNotFound
 from progress_tracking.models import FileStatus
 from progress_tracking.recorder import ProgressRecorder
@@ -39,6 +42,9 @@ INTERNAL_ERROR = (
 )
 # The status body's messages are limited to 1,000 characters.
 _MESSAGE_LIMIT = 1000
+# How long a file whose owner is at their limit of files at once waits before it is tried
+# again (another user's file is taken in between).
+_DEFER_SECONDS = 1.0
 
 
 @contextmanager
@@ -63,21 +69,50 @@ def enqueue_documents(session_id: str, documents: Sequence[Document], backlog: i
     batch gets a lower priority than the one before it, so another user's first file is
     taken before the rest of a long batch (workers take the highest priority first).
     """
-    supports_priority = process_document.get_backend().supports_priority
     for position, document in enumerate(documents):
-        queued = process_document
-        if supports_priority:
-            queued = process_document.using(priority=max(-100, -(backlog + position)))
-        queued.enqueue(session_id, document.pk)
+        _enqueue(session_id, document.pk, priority=-(backlog + position))
+
+
+def _enqueue(session_id: str, document_id: int, *, priority: int, delay: float = 0) -> None:
+    backend = process_document.get_backend()
+    options: dict[str, Any] = {}
+    if backend.supports_priority:
+        options["priority"] = max(-100, priority)
+    if delay and backend.supports_defer:
+        options["run_after"] = timezone.now() + datetime.timedelta(seconds=delay)
+    (process_document.using(**options) if options else process_document).enqueue(
+        session_id, document_id
+    )
+
+
+def _defer_if_owner_busy(session_id: str, document: Document) -> bool:
+    """Put the file back in the queue while its owner already has files being read.
+
+    With more workers than files a user may have read at once, a long batch never takes
+    every worker: another user's upload always finds one free.
+    """
+    limit = conf.files_at_once_per_user()
+    if not limit or not process_document.get_backend().supports_defer:
+        return False
+    owner = {"knowledge__user_id": document.knowledge.user_id}
+    if Document.objects.filter(status=FileStatus.PROCESSING, **owner).count() < limit:
+        return False
+    ahead = Document.objects.filter(status=FileStatus.PENDING, pk__lt=document.pk, **owner)
+    with contextlib.suppress(SessionNotFound):
+        services.heartbeat(session_id)  # waiting in the queue is not being dead
+    _enqueue(session_id, document.pk, priority=-ahead.count(), delay=_DEFER_SECONDS)
+    return True
 
 
 @task()
 def process_document(session_id: str, document_id: int) -> dict[str, object]:
     """Extract one document's text; complete the session if it was the batch's last file."""
-    document = Document.objects.filter(pk=document_id).first()
+    document = Document.objects.select_related("knowledge").filter(pk=document_id).first()
     if document is None or document.status != FileStatus.PENDING:
         # Deleted, or already ended (interrupted while this task waited in the queue).
         return {"document": document_id, "skipped": True}
+    if _defer_if_owner_busy(session_id, document):
+        return {"document": document_id, "deferred": True}
     # Files of this knowledge base left behind by a worker that died end as interrupted.
     recover_abandoned(knowledge_id=document.knowledge_id)
     recorder = ProgressRecorder(session_id).start()

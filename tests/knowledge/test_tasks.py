@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import io
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 from freezegun import freeze_time
 
 from knowledge import tasks
@@ -17,6 +19,11 @@ from progress_tracking import services
 from progress_tracking.models import Knowledge
 
 DB_BACKEND = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
 @pytest.fixture
@@ -112,7 +119,7 @@ def test_a_restart_ends_what_a_killed_worker_left_and_the_batch_completes(kb, se
     running.status = "RUNNING"
     running.save()
 
-    out = __import__("io").StringIO()
+    out = io.StringIO()
     call_command("recover_interrupted_uploads", stdout=out)
     assert out.getvalue().strip() == ("Ended 1 interrupted document(s) and 1 interrupted task(s).")
     second.refresh_from_db()
@@ -173,3 +180,23 @@ def test_a_second_users_first_file_is_queued_ahead_of_a_long_batch(kb, other_use
     # Workers take the highest priority first: the small file comes second, not last.
     assert order == [heavy[0].pk, small.pk, *[d.pk for d in heavy[1:]]]
     assert [r.priority for r in DBTaskResult.objects.ready()] == [0, 0, -1, -2, -3]
+
+
+def test_a_file_waits_while_its_owner_already_has_a_file_being_read(kb, settings):
+    settings.TASKS = DB_BACKEND
+    from django_tasks_db.models import DBTaskResult
+
+    session_id, (running, waiting) = add_documents(kb, "running.txt", "waiting.txt")
+    Document.objects.filter(pk=running.pk).update(status="processing")
+    result = tasks.process_document.call(session_id, waiting.pk)
+    assert result == {"document": waiting.pk, "deferred": True}
+    waiting.refresh_from_db()
+    assert waiting.status == "pending"
+    (queued,) = DBTaskResult.objects.filter(status="READY")
+    assert queued.args_kwargs["args"] == [session_id, waiting.pk]
+    assert queued.run_after > timezone.now()
+
+    # Without a limit (or once the owner's other file is done) it is read at once.
+    settings.KNOWLEDGE_FILES_AT_ONCE_PER_USER = 0
+    result = tasks.process_document.call(session_id, waiting.pk)
+    assert result == {"document": waiting.pk, "failed": False}
