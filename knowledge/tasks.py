@@ -95,6 +95,8 @@ def _defer_if_owner_busy(session_id: str, document: Document) -> bool:
     if not limit or not process_document.get_backend().supports_defer:
         return False
     owner = {"knowledge__user_id": document.knowledge.user_id}
+    # A file a dead worker left would count against its owner until it is ended.
+    recover_abandoned(status=FileStatus.PROCESSING, **owner)
     if Document.objects.filter(status=FileStatus.PROCESSING, **owner).count() < limit:
         return False
     ahead = Document.objects.filter(status=FileStatus.PENDING, pk__lt=document.pk, **owner)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import sys
 from pathlib import Path
 
@@ -138,3 +140,45 @@ def test_an_exception_from_on_progress_stops_the_child_and_propagates():
             budget=Budget(),
             time_limit=60,
         )
+
+
+@pytest.fixture
+def child_main(monkeypatch):
+    """The child's main() in this process, its protocol stream captured."""
+    from knowledge.processing import __main__ as child
+
+    stream = io.StringIO()
+    monkeypatch.setattr(child, "_protocol_stream", lambda: stream)
+
+    def run(**arguments):
+        assert child.main(arguments) == 0
+        return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+    return run
+
+
+def test_the_child_protocol_reports_steps_then_the_text(child_main):
+    messages = child_main(path=str(SAMPLES / "report.pdf"), filename="report.pdf")
+    assert messages[0] == {
+        "progress": pytest.approx(1 / 3),
+        "message": "Reading report.pdf: page 1 of 3",
+    }
+    assert "workers processed 1,284 files" in messages[-1]["text"]
+
+
+def test_the_child_protocol_reports_a_failure_as_a_sentence(child_main, tmp_path):
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really")
+    messages = child_main(path=str(broken), filename="broken.pdf", budget={"max_pages": 5})
+    assert messages == [
+        {"failed": "The PDF file is damaged or is not a PDF, so its text cannot be read."}
+    ]
+
+
+def test_the_child_reports_running_out_of_memory(child_main, monkeypatch):
+    def hungry(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr("knowledge.processing.__main__.extract_text", hungry)
+    messages = child_main(path="x.txt", filename="x.txt")
+    assert messages == [{"failed": "Reading this file needs more memory than a file is allowed."}]

@@ -200,3 +200,18 @@ def test_a_file_waits_while_its_owner_already_has_a_file_being_read(kb, settings
     settings.KNOWLEDGE_FILES_AT_ONCE_PER_USER = 0
     result = tasks.process_document.call(session_id, waiting.pk)
     assert result == {"document": waiting.pk, "failed": False}
+
+
+def test_a_file_a_dead_worker_left_does_not_hold_up_its_owners_next_file(kb, settings):
+    settings.TASKS = DB_BACKEND
+    start = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.UTC)
+    with freeze_time(start):
+        _, (dead,) = add_documents(kb, "dead.txt")
+        Document.objects.filter(pk=dead.pk).update(status="processing")
+    other_kb = Knowledge.objects.create(name="Another", user=kb.user)
+    with freeze_time(start + datetime.timedelta(seconds=301)):
+        session_id, (waiting,) = add_documents(other_kb, "next.txt")
+        result = tasks.process_document.call(session_id, waiting.pk)
+    assert result == {"document": waiting.pk, "failed": False}
+    dead.refresh_from_db()
+    assert dead.status == "error" and dead.error == INTERRUPTED
