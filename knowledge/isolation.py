@@ -55,6 +55,7 @@ def extract_in_child(
         "filename": filename,
         "budget": asdict(budget),
         "memory_limit": memory_limit,
+        "parent": os.getpid(),  # the child ends itself if this process dies
     }
     with tempfile.TemporaryFile() as errors:
         child = subprocess.Popen(

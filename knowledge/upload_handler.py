@@ -43,7 +43,7 @@ class LimitedUploadHandler(TemporaryFileUploadHandler):
         input_data: Any,
         META: dict[str, Any],
         content_length: int,
-        boundary: bytes,
+        boundary: str,
         encoding: str | None = None,
     ) -> None:
         # A body announced bigger than the largest acceptable upload is refused unread.
@@ -72,9 +72,10 @@ class LimitedUploadHandler(TemporaryFileUploadHandler):
             self._refuse(too_big(self.file_name or "", None, self.max_bytes))
         self.file.write(raw_data)
 
-    def file_complete(self, file_size: int) -> UploadedFile:
+    def file_complete(self, file_size: int) -> UploadedFile | None:
         uploaded = super().file_complete(file_size)
-        self.completed.append(uploaded)
+        if uploaded is not None:
+            self.completed.append(uploaded)
         return uploaded
 
     def _refuse(self, error: UploadRejected) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
+import time
 from typing import IO, Any
 
 from . import Budget, ProcessingFailed, extract_text
@@ -34,6 +36,23 @@ def _limit_memory(limit: int | None) -> None:
     except ImportError:  # pragma: no cover - not on Windows
         return
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _exit_with_parent(parent: int | None, interval: float = 0.5) -> None:
+    """End this process when the worker that started it dies (killed, out of memory).
+
+    Otherwise a runaway file would go on using a CPU for hours with nobody to stop it.
+    ``parent`` is the worker's pid as the worker saw it (it may already be gone by now).
+    """
+    if parent is None:
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def main(arguments: dict[str, Any]) -> int:
@@ -61,4 +80,6 @@ def main(arguments: dict[str, Any]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(json.loads(sys.argv[1])))
+    _arguments = json.loads(sys.argv[1])
+    _exit_with_parent(_arguments.get("parent"))
+    sys.exit(main(_arguments))

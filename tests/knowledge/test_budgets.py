@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -182,3 +184,39 @@ def test_the_child_reports_running_out_of_memory(child_main, monkeypatch):
     monkeypatch.setattr("knowledge.processing.__main__.extract_text", hungry)
     messages = child_main(path="x.txt", filename="x.txt")
     assert messages == [{"failed": "Reading this file needs more memory than a file is allowed."}]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_child_ends_when_its_worker_dies(tmp_path):
+    # A worker killed while its child reads a runaway file: the child must not run on.
+    pdf = shared_stream_pdf(tmp_path / "crafted.pdf", pages=500, operators=100_000)
+    worker = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, os, subprocess, sys\n"
+            "arguments = json.dumps({'path': sys.argv[1], 'filename': 'crafted.pdf',"
+            " 'parent': os.getpid()})\n"
+            "child = subprocess.Popen([sys.executable, '-m', 'knowledge.processing', arguments],"
+            " stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+            "print(child.pid)\n",
+            str(pdf),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    child = int(worker.stdout)
+    deadline = time.monotonic() + 30
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child)

@@ -76,7 +76,7 @@ def test_an_announced_body_bigger_than_any_upload_is_refused_unread(settings):
     settings.KNOWLEDGE_MAX_FILES = 2
     handler = LimitedUploadHandler()
     with pytest.raises(UploadRejected) as refused:
-        handler.handle_raw_input(io.BytesIO(), {}, 10 * 1024 * 1024, b"x")
+        handler.handle_raw_input(io.BytesIO(), {}, 10 * 1024 * 1024, "x")
     assert refused.value.status_code == 413
     assert "at most 2 files of 1 KiB each" in str(refused.value.detail)
 
