@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set-up and everyday commands; needs nothing but Python 3.11+.
 
-    python3 dev.py demo    # virtualenv, install, migrate, demo user, web server + task worker
+    python3 dev.py demo    # virtualenv, install, migrate, demo user, web server + task workers
     python3 dev.py test    # virtualenv, install, Python tests, JS tests (with Node), browser tests
     python3 dev.py bench   # benchmarks (PostgreSQL, wrk, Chromium); see docs/benchmarks.md
 
@@ -99,21 +99,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     manage = [python, "manage.py"]
     run(*manage, "migrate", "--noinput", env=env)
     run(*manage, "ensure_demo_user", DEMO_USER[0], DEMO_USER[1], env=env)
+    # No worker runs yet: files a killed worker left unfinished end as interrupted.
+    run(*manage, "recover_interrupted_uploads", env=env)
     address = f"127.0.0.1:{args.port}"
+    # More than one worker, so that one user's long batch does not hold up another's upload.
+    workers = [(*manage, "db_worker")] * args.workers
     # Each child leads its own process group, so stopping it also stops the process that
     # Django's autoreloader runs underneath it.
     procs = [
         subprocess.Popen(
             [str(c) for c in cmd], cwd=ROOT, env=env, start_new_session=os.name != "nt"
         )
-        for cmd in ((*manage, "runserver", address), (*manage, "db_worker"))
+        for cmd in ((*manage, "runserver", address), *workers)
     ]
     signal.signal(signal.SIGTERM, _interrupt)
     time.sleep(1.5)
     print(
         f"\n  Demo running: http://{address}/  (admin: http://{address}/admin/)\n"
         f"  Log in as {DEMO_USER[0]} / {DEMO_USER[1]}. "
-        "Web server and task worker stop on Ctrl-C.\n",
+        f"Web server and {args.workers} task worker(s) stop on Ctrl-C.\n",
         flush=True,
     )
     status = 0
@@ -127,6 +131,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         stop_all(procs)
     return status
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -164,6 +175,9 @@ def main() -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the demo site with a task worker on SQLite")
     demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument(
+        "--workers", type=_positive, default=2, help="task worker processes (default 2)"
+    )
     demo.set_defaults(func=cmd_demo)
     test = sub.add_parser("test", help="run the test suites")
     test.add_argument("--python-only", action="store_true", help="skip the JS unit tests")

@@ -148,10 +148,19 @@ PROGRESS_TRACKING = {
     ),
 }
 
-# The knowledge demo: upload limits, and an optional pause after every processing step
-# (slow motion for demos and browser tests).
+# The knowledge demo: upload limits, work allowed per file (defaults and meanings in
+# knowledge/conf.py and docs/knowledge-demo.md), and an optional pause after every
+# processing step (slow motion for demos and browser tests).
 KNOWLEDGE_MAX_UPLOAD_BYTES = env.int("KNOWLEDGE_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
 KNOWLEDGE_MAX_FILES = env.int("KNOWLEDGE_MAX_FILES", default=20)
+KNOWLEDGE_FILE_TIME_LIMIT = env.float("KNOWLEDGE_FILE_TIME_LIMIT", default=600)
+KNOWLEDGE_FILE_MEMORY_LIMIT = env.int("KNOWLEDGE_FILE_MEMORY_LIMIT", default=2048 * 1024 * 1024)
+KNOWLEDGE_MAX_PDF_PAGES = env.int("KNOWLEDGE_MAX_PDF_PAGES", default=2000)
+KNOWLEDGE_MAX_PDF_CONTENT_BYTES = env.int(
+    "KNOWLEDGE_MAX_PDF_CONTENT_BYTES", default=256 * 1024 * 1024
+)
+KNOWLEDGE_MAX_AUDIO_SECONDS = env.float("KNOWLEDGE_MAX_AUDIO_SECONDS", default=3600)
+KNOWLEDGE_FILES_AT_ONCE_PER_USER = env.int("KNOWLEDGE_FILES_AT_ONCE_PER_USER", default=1)
 KNOWLEDGE_STEP_DELAY = env.float("KNOWLEDGE_STEP_DELAY", default=0)
 
 LOGGING = {

@@ -1,28 +1,50 @@
-"""Background processing of uploaded documents, reporting progress per file and per step."""
+"""Background processing of uploaded documents: one task per file, progress per step.
+
+One task per file keeps the queue fair (see ``enqueue_documents``) and bounds what a dying
+worker takes down with it: one file, which ``knowledge.recovery`` then ends as
+interrupted. Whatever goes wrong while one file is read becomes that file's error; the
+other files of the batch go on.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from django.conf import settings
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
-from progress_tracking.exceptions import InvalidProgressData
+from progress_tracking import services
+from progress_tracking.exceptions import InvalidProgressData, SessionNotFound
 from progress_tracking.models import FileStatus
 from progress_tracking.recorder import ProgressRecorder
 
+from . import conf
 from .compat import task
+from .isolation import extract_in_child
 from .models import Document
-from .processing import ProcessingFailed, extract_text
+from .processing import ProcessingFailed
+from .recovery import end_interrupted, recover_abandoned
 
 logger = logging.getLogger(__name__)
+
+INTERNAL_ERROR = (
+    "The file could not be processed because of an error on the server (it has been "
+    "logged). Upload it again later, or contact the site's administrators."
+)
+# The status body's messages are limited to 1,000 characters.
+_MESSAGE_LIMIT = 1000
+# How long a file whose owner is at their limit of files at once waits before it is tried
+# again (another user's file is taken in between).
+_DEFER_SECONDS = 1.0
 
 
 @contextmanager
@@ -40,52 +62,125 @@ def local_copy(field: FieldFile) -> Iterator[str]:
         yield tmp.name
 
 
+def enqueue_documents(session_id: str, documents: Sequence[Document], backlog: int) -> None:
+    """Queue one task per document; a user with a long queue does not hold up the others.
+
+    ``backlog`` is how many of the uploader's files were already waiting. Each file of a
+    batch gets a lower priority than the one before it, so another user's first file is
+    taken before the rest of a long batch (workers take the highest priority first).
+    """
+    for position, document in enumerate(documents):
+        _enqueue(session_id, document.pk, priority=-(backlog + position))
+
+
+def _enqueue(session_id: str, document_id: int, *, priority: int, delay: float = 0) -> None:
+    backend = process_document.get_backend()
+    options: dict[str, Any] = {}
+    if backend.supports_priority:
+        options["priority"] = max(-100, priority)
+    if delay and backend.supports_defer:
+        options["run_after"] = timezone.now() + datetime.timedelta(seconds=delay)
+    (process_document.using(**options) if options else process_document).enqueue(
+        session_id, document_id
+    )
+
+
+def _defer_if_owner_busy(session_id: str, document: Document) -> bool:
+    """Put the file back in the queue while its owner already has files being read.
+
+    With more workers than files a user may have read at once, a long batch never takes
+    every worker: another user's upload always finds one free.
+    """
+    limit = conf.files_at_once_per_user()
+    if not limit or not process_document.get_backend().supports_defer:
+        return False
+    owner = {"knowledge__user_id": document.knowledge.user_id}
+    # A file a dead worker left would count against its owner until it is ended.
+    recover_abandoned(status=FileStatus.PROCESSING, **owner)
+    if Document.objects.filter(status=FileStatus.PROCESSING, **owner).count() < limit:
+        return False
+    ahead = Document.objects.filter(status=FileStatus.PENDING, pk__lt=document.pk, **owner)
+    with contextlib.suppress(SessionNotFound):
+        services.heartbeat(session_id)  # waiting in the queue is not being dead
+    _enqueue(session_id, document.pk, priority=-ahead.count(), delay=_DEFER_SECONDS)
+    return True
+
+
 @task()
-def process_documents(session_id: str, document_ids: list[int]) -> dict[str, int]:
-    """Extract the text of each document; one failed file does not stop the others."""
-    documents = list(Document.objects.filter(pk__in=document_ids).order_by("pk"))
-    failed = 0
-    with ProgressRecorder(session_id) as recorder:
-        for document in documents:
-            failed += not process_one(document, recorder)
-        try:
+def process_document(session_id: str, document_id: int) -> dict[str, object]:
+    """Extract one document's text; complete the session if it was the batch's last file."""
+    document = Document.objects.select_related("knowledge").filter(pk=document_id).first()
+    if document is None or document.status != FileStatus.PENDING:
+        # Deleted, or already ended (interrupted while this task waited in the queue).
+        return {"document": document_id, "skipped": True}
+    if _defer_if_owner_busy(session_id, document):
+        return {"document": document_id, "deferred": True}
+    # Files of this knowledge base left behind by a worker that died end as interrupted.
+    recover_abandoned(knowledge_id=document.knowledge_id)
+    recorder = ProgressRecorder(session_id).start()
+    try:
+        ok = process_one(document, recorder)
+        recorder.flush()
+        # While other files of the batch are still queued or running, this refuses; the
+        # task of the last file completes the session.
+        with contextlib.suppress(InvalidProgressData):
             recorder.complete()
-        except InvalidProgressData:
-            # Files of a later upload joined this session and are still being processed;
-            # the task handling them completes it.
-            logger.info("Session %s still has unfinished files", session_id)
-    return {"documents": len(documents), "failed": failed}
+    except SessionNotFound:
+        # The session went stale or was cleared: nobody sees it any more. End the document
+        # instead of leaving it unfinished for good.
+        logger.warning(
+            "Session %s is gone; document %s ends as interrupted", session_id, document_id
+        )
+        end_interrupted([document])
+        ok = False
+    finally:
+        recorder.stop()
+    return {"document": document_id, "failed": not ok}
 
 
 def process_one(document: Document, recorder: ProgressRecorder) -> bool:
     name = document.name
     document.status = FileStatus.PROCESSING
     document.save(update_fields=["status"])
-    recorder.file(name, progress=0, status=FileStatus.PROCESSING, message="Starting")
+    recorder.file(name, progress=0, status=FileStatus.PROCESSING, message=f"Starting {name}")
     last = 0.0
-
-    # Slow motion for demos and browser tests: a pause after every step.
-    delay = float(getattr(settings, "KNOWLEDGE_STEP_DELAY", 0))
+    delay = conf.step_delay()
 
     def on_progress(fraction: float, message: str) -> None:
         nonlocal last
         last = round(fraction * 100, 1)
         recorder.file(name, progress=last, message=message)
-        if delay:
+        if delay:  # slow motion for demos and browser tests
             time.sleep(delay)
 
+    error = ""
     try:
         with local_copy(document.file) as path:
-            text = extract_text(path, filename=name, on_progress=on_progress)
+            text = extract_in_child(
+                path,
+                filename=name,
+                on_progress=on_progress,
+                budget=conf.budget(),
+                time_limit=conf.file_time_limit(),
+                memory_limit=conf.file_memory_limit(),
+            )
+    except SessionNotFound:
+        raise
     except ProcessingFailed as exc:
-        document.status, document.error = FileStatus.ERROR, str(exc)
-        recorder.file(name, progress=last, status=FileStatus.ERROR, error=str(exc))
-        ok = False
+        error = str(exc)
+    except Exception:
+        logger.exception("Processing document %s (%s) failed", document.pk, name)
+        error = INTERNAL_ERROR
+    if error:
+        document.status, document.error = FileStatus.ERROR, error
+        message = f"{name}: {error}"[:_MESSAGE_LIMIT]
+        recorder.file(name, progress=last, status=FileStatus.ERROR, error=error, message=message)
     else:
         document.status, document.text = FileStatus.COMPLETED, text
         words = len(text.split())
-        recorder.file(name, progress=100, status=FileStatus.COMPLETED, message=f"{words} words")
-        ok = True
+        recorder.file(
+            name, progress=100, status=FileStatus.COMPLETED, message=f"{name}: {words:,} words"
+        )
     document.processed_at = timezone.now()
     document.save(update_fields=["status", "error", "text", "processed_at"])
-    return ok
+    return not error

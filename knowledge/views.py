@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -21,12 +23,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from progress_tracking import services
-from progress_tracking.models import Knowledge
+from progress_tracking.exceptions import InvalidProgressData
+from progress_tracking.models import FileStatus, Knowledge
 
 from .forms import KnowledgeForm
 from .models import Document
-from .tasks import process_documents
-from .uploads import ACCEPT_ATTRIBUTE, limits, unique_names, validate_uploads
+from .recovery import recover_abandoned
+from .tasks import enqueue_documents
+from .upload_handler import LimitedUploadHandler
+from .uploads import ACCEPT_ATTRIBUTE, UploadRejected, limits, unique_names, validate_uploads
+
+logger = logging.getLogger(__name__)
 
 
 class KnowledgeListView(LoginRequiredMixin, ListView):
@@ -61,6 +68,8 @@ class KnowledgeDetailView(LoginRequiredMixin, DetailView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         knowledge = self.object
+        # Documents whose batch stopped being reported (a worker died) end as interrupted.
+        recover_abandoned(knowledge=knowledge)
         progress = services.get_progress(knowledge.progress_session_id or "")
         max_bytes, max_files = limits()
         return super().get_context_data(
@@ -104,7 +113,9 @@ _DETAIL = inline_serializer("UploadError", {"detail": serializers.CharField()})
                 ),
             },
         ),
-        400: OpenApiResponse(_DETAIL, description="No files, too many, or a nameless file."),
+        400: OpenApiResponse(
+            _DETAIL, description="No files, too many, a nameless file or an unusable name."
+        ),
         404: OpenApiResponse(_DETAIL, description="Not your knowledge base."),
         413: OpenApiResponse(_DETAIL, description="A file is over the size limit."),
         415: OpenApiResponse(_DETAIL, description="A file type that cannot be processed."),
@@ -121,6 +132,18 @@ class UploadView(APIView):
     parser_classes = [MultiPartParser, FormParser]
     permission_classes = [IsAuthenticated]
 
+    def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
+        # Before anything reads the body (the CSRF check reads it during authentication).
+        request.upload_handlers = [LimitedUploadHandler(request)]
+        return super().initialize_request(request, *args, **kwargs)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # Django's own request limits (DATA_UPLOAD_MAX_NUMBER_FILES and the like) raise
+        # SuspiciousOperation, which would become an HTML 400 page.
+        if isinstance(exc, SuspiciousOperation):
+            exc = UploadRejected(f"The upload was refused: {exc}")
+        return super().handle_exception(exc)
+
     def post(self, request: Request, pk: int) -> Response | HttpResponse:
         knowledge = Knowledge.objects.filter(user=request.user, pk=pk).first()
         if knowledge is None:
@@ -130,22 +153,37 @@ class UploadView(APIView):
         running = services.get_progress(knowledge.progress_session_id or "") or {}
         active = running.get("status") == "processing"
         taken = [f["name"] for f in running.get("files", [])] if active else []
-        names = unique_names([os.path.basename(u.name) for u in uploads], taken)
-        with transaction.atomic():
-            documents = [
-                Document.objects.create(
-                    knowledge=knowledge, file=upload, name=name, size=upload.size
-                )
-                for upload, name in zip(uploads, names, strict=True)
-            ]
-        session_id = services.start_session(
-            knowledge, files=names, message="Queued", join_active=True
-        )
+        names = unique_names([os.path.basename(u.name or "") for u in uploads], taken)
+        backlog = Document.objects.filter(
+            knowledge__user=request.user, status=FileStatus.PENDING
+        ).count()
+        documents: list[Document] = []
+        try:
+            with transaction.atomic():
+                for upload, name in zip(uploads, names, strict=True):
+                    documents.append(
+                        Document.objects.create(
+                            knowledge=knowledge, file=upload, name=name, size=upload.size
+                        )
+                    )
+            session_id = services.start_session(
+                knowledge, files=names, message="Queued", join_active=True
+            )
+        except InvalidProgressData as exc:
+            discard(documents)
+            raise UploadRejected(f"The upload was refused: {exc}") from exc
+        except BaseException:
+            discard(documents)
+            raise
         Document.objects.filter(pk__in=[d.pk for d in documents]).update(session_id=session_id)
         try:
-            process_documents.enqueue(session_id, [d.pk for d in documents])
+            enqueue_documents(session_id, documents, backlog)
         except Exception as exc:
-            services.mark_session_error(session_id, f"Could not queue the work: {exc}")
+            logger.exception("Could not queue the work of session %s", session_id)
+            services.mark_session_error(session_id, "Could not queue the work.")
+            Document.objects.filter(pk__in=[d.pk for d in documents]).update(
+                status=FileStatus.ERROR, error=f"The task queue was unavailable: {exc}"
+            )
             return Response(
                 {"detail": "The task queue is unavailable; try again shortly."},
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -163,3 +201,10 @@ class UploadView(APIView):
         )
         response["Location"] = request.build_absolute_uri(status_url)
         return response
+
+
+def discard(documents: list[Document]) -> None:
+    """Remove documents saved for an upload that was then refused, with their files."""
+    for document in documents:
+        document.file.delete(save=False)
+        Document.objects.filter(pk=document.pk).delete()

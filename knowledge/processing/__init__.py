@@ -16,10 +16,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from .base import ProcessingFailed, ProgressCallback, ProgressReporter, UnsupportedFile
+from .base import Budget, ProcessingFailed, ProgressCallback, ProgressReporter, UnsupportedFile
 
 __all__ = [
     "SUPPORTED_EXTENSIONS",
+    "Budget",
     "ProcessingFailed",
     "ProgressCallback",
     "UnsupportedFile",
@@ -40,17 +41,20 @@ def extract_text(
     *,
     filename: str | None = None,
     on_progress: ProgressCallback = lambda fraction, message: None,
+    budget: Budget | None = None,
 ) -> str:
     """Return the text of the file at ``path``; its type comes from ``filename`` if given.
 
-    Exceptions raised by ``on_progress`` propagate unchanged, so a caller can use it to
-    cancel the work.
+    A file that needs more than ``budget`` allows fails with ``ProcessingFailed`` before
+    the expensive work starts. Exceptions raised by ``on_progress`` propagate unchanged, so
+    a caller can use it to cancel the work.
     """
-    extension = _extension_of(filename if filename is not None else path)
+    name = os.path.basename(os.fspath(filename if filename is not None else path))
+    extension = _extension_of(name)
     extractor = _extractor_for(extension)
-    progress = ProgressReporter(on_progress)
+    progress = ProgressReporter(on_progress, name)
     try:
-        return extractor(path, progress)
+        return extractor(path, progress, budget or Budget())
     except OSError as exc:
         if exc is progress.callback_error:
             raise
@@ -74,7 +78,10 @@ def _extension_of(filename: str | os.PathLike[str]) -> str:
     )
 
 
-def _extractor_for(extension: str) -> Callable[[str | os.PathLike[str], ProgressReporter], str]:
+Extractor = Callable[[str | os.PathLike[str], ProgressReporter, Budget], str]
+
+
+def _extractor_for(extension: str) -> Extractor:
     if extension == ".pdf":
         from .pdf import extract_pdf_text
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 ProgressCallback = Callable[[float, str], None]
 
@@ -22,11 +23,27 @@ class UnsupportedFile(ProcessingFailed):
     """The file's type is not one that can be turned into text."""
 
 
-class ProgressReporter:
-    """Forwards progress to a callback: fractions strictly increase and the last is 1.0."""
+@dataclass(frozen=True)
+class Budget:
+    """How much work one file may ask for; ``None`` means no limit.
 
-    def __init__(self, callback: ProgressCallback) -> None:
+    Checked before the expensive part starts, so a file over budget fails at once.
+    """
+
+    max_pages: int | None = None  # PDF pages
+    max_pdf_content_bytes: int | None = None  # content streams parsed, summed over pages
+    max_audio_seconds: float | None = None  # WAV duration
+
+
+class ProgressReporter:
+    """Forwards progress to a callback: fractions strictly increase and the last is 1.0.
+
+    ``name`` is the file's name, for messages that say which file the work is on.
+    """
+
+    def __init__(self, callback: ProgressCallback, name: str = "the file") -> None:
         self._callback = callback
+        self.name = name
         self._last = -1.0
         # What the callback raised, so callers can tell it apart from errors of the file.
         self.callback_error: BaseException | None = None

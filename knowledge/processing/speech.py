@@ -14,18 +14,25 @@ import wave
 from array import array
 
 from .audio import TARGET_RATE, PcmConverter, open_wav
-from .base import ProcessingFailed, ProgressReporter, format_duration
+from .base import Budget, ProcessingFailed, ProgressReporter, format_duration
 
 _STEP_SECONDS = 5
 _MAX_UTTERANCE_SECONDS = 20
+_SILENT_SAMPLE = b"\x00\x00"
 
 
-def transcribe_wav(path: str | os.PathLike[str], progress: ProgressReporter) -> str:
+def transcribe_wav(path: str | os.PathLike[str], progress: ProgressReporter, budget: Budget) -> str:
     with open_wav(path) as (reader, wav_format):
         total = format_duration(wav_format.duration)
         if wav_format.frame_count == 0:
-            progress.finish("The recording is empty")
+            progress.finish(f"{progress.name} is empty")
             return ""
+        limit = budget.max_audio_seconds
+        if limit is not None and wav_format.duration > limit:
+            raise ProcessingFailed(
+                f"The recording is {total} long; at most {format_duration(limit)} is "
+                "transcribed. Split it into shorter files and upload them again."
+            )
         converter = PcmConverter(
             channels=wav_format.channels,
             sample_width=wav_format.sample_width,
@@ -43,13 +50,14 @@ def transcribe_wav(path: str | os.PathLike[str], progress: ProgressReporter) -> 
             done += count
             progress.step(
                 done / wav_format.frame_count,
-                f"Transcribing {format_duration(done / wav_format.rate)} of {total}",
+                f"Transcribing {progress.name}: "
+                f"{format_duration(done / wav_format.rate)} of {total}",
             )
         text = transcriber.finish()
     if text:
-        progress.finish(f"Transcribed {total} of audio")
+        progress.finish(f"Transcribed {total} of audio from {progress.name}")
     else:
-        progress.finish(f"No speech recognised in {total} of audio")
+        progress.finish(f"No speech recognised in {progress.name} ({total} of audio)")
     return text
 
 
@@ -95,7 +103,10 @@ class _Transcriber:
     def finish(self) -> str:
         """Decode what is left and return the whole transcript, one utterance a line."""
         if self._endpointer.in_speech:
-            speech = self._endpointer.end_stream(self._unframed)
+            # end_stream() raises IndexError when given no audio at all, which happens when
+            # a recording ends mid-utterance exactly on a detector frame boundary; one
+            # sample of silence is a harmless tail.
+            speech = self._endpointer.end_stream(self._unframed or _SILENT_SAMPLE)
             if speech is not None:
                 self._utterance.append(speech)
         self._unframed = b""

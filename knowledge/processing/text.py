@@ -7,7 +7,7 @@ import io
 import os
 from collections.abc import Iterator
 
-from .base import ProcessingFailed, ProgressReporter, format_size
+from .base import Budget, ProcessingFailed, ProgressReporter, format_size
 from .markdown import MarkdownStripper
 
 _MIN_CHUNK_BYTES = 64 * 1024
@@ -16,18 +16,22 @@ _MAX_CHUNK_BYTES = 1024 * 1024
 _TARGET_STEPS = 100
 
 
-def extract_plain_text(path: str | os.PathLike[str], progress: ProgressReporter) -> str:
+def extract_plain_text(
+    path: str | os.PathLike[str], progress: ProgressReporter, budget: Budget
+) -> str:
     text = "".join(_read_text(path, progress))
-    progress.finish(f"Extracted {len(text):,} characters")
+    progress.finish(f"Extracted {len(text):,} characters from {progress.name}")
     return text
 
 
-def extract_markdown_text(path: str | os.PathLike[str], progress: ProgressReporter) -> str:
+def extract_markdown_text(
+    path: str | os.PathLike[str], progress: ProgressReporter, budget: Budget
+) -> str:
     stripper = MarkdownStripper()
     pieces = [stripper.feed(piece) for piece in _read_text(path, progress)]
     pieces.append(stripper.close())
     text = "".join(pieces)
-    progress.finish(f"Extracted {len(text):,} characters")
+    progress.finish(f"Extracted {len(text):,} characters from {progress.name}")
     return text
 
 
@@ -38,16 +42,24 @@ def _read_text(path: str | os.PathLike[str], progress: ProgressReporter) -> Iter
     decoder: io.IncrementalNewlineDecoder | None = None
     done = 0
     with open(path, "rb") as stream:
-        while chunk := stream.read(chunk_size):
+        chunk = stream.read(chunk_size)
+        while chunk:
+            following = stream.read(chunk_size)
             if decoder is None:
                 decoder = _decoder_for(chunk)
-            yield _decode(decoder, chunk, done)
+            # The last chunk is decoded as final, so a file that fails at its very end
+            # fails before its progress is reported, not at 99.9 %.
+            yield _decode(decoder, chunk, done, final=not following)
             done += len(chunk)
-            # The file may have grown since it was measured; never report more than it holds.
-            size = max(total, done)
-            progress.step(done / size, f"Read {format_size(done)} of {format_size(size)}")
-    if decoder is not None:
-        yield _decode(decoder, b"", done, final=True)
+            if following:
+                # The file may have grown since it was measured; never report more than it
+                # holds.
+                size = max(total, done + len(following))
+                progress.step(
+                    done / size,
+                    f"Reading {progress.name}: {format_size(done)} of {format_size(size)}",
+                )
+            chunk = following
 
 
 def _decoder_for(first_chunk: bytes) -> io.IncrementalNewlineDecoder:

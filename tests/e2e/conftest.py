@@ -9,6 +9,7 @@ test leaves screenshots of its pages in ``test-artifacts/``.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -35,6 +36,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DEMO_USER = ("e2e", "e2e-password-123")
+OTHER_USER = ("e2e-other", "e2e-password-456")
+# As in the demo: more than one worker, so one user's batch does not starve another's.
+WORKERS = 2
+# Small, so the oversize upload of the browser tests stays cheap to build.
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024
+AXE = ROOT / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 # Short on purpose: a dead worker's session must be reported within the test's time.
 STALE_AFTER = 10
 STEP_DELAY = 0.35
@@ -52,17 +60,23 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def browser():
+def _require_browser() -> None:
     if not Path(CHROMIUM).exists():
         _unavailable(
             f"Chromium not found at {CHROMIUM}: browser tests skipped "
             "(apt-get install chromium, or set PROGRESS_TRACKING_CHROMIUM)"
         )
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         _unavailable("Playwright is not installed: browser tests skipped")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
     # Module scope: Playwright's event loop must not outlive these tests, or Django refuses
     # ORM calls in later tests of the same run.
     with sync_playwright() as playwright:
@@ -93,10 +107,11 @@ class DemoSite:
             "MEDIA_ROOT": str(tmp / "media"),
             "PROGRESS_STALE_AFTER": str(STALE_AFTER),
             "KNOWLEDGE_STEP_DELAY": str(STEP_DELAY),
+            "KNOWLEDGE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
             "LOG_LEVEL": "WARNING",
         }
         self.server: subprocess.Popen | None = None
-        self.worker: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
         self.logs = tmp
 
     @staticmethod
@@ -143,6 +158,7 @@ class DemoSite:
     def start(self) -> DemoSite:
         self.manage("migrate", "--noinput", "-v0")
         self.manage("ensure_demo_user", *DEMO_USER)
+        self.manage("ensure_demo_user", *OTHER_USER)
         self.server = self._spawn("server", "runserver", f"127.0.0.1:{self.port}", "--noreload")
         deadline = time.monotonic() + 60
         while True:
@@ -157,18 +173,24 @@ class DemoSite:
         return self
 
     def start_worker(self) -> None:
-        self.worker = self._spawn(
-            "worker", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.2"
-        )
+        """Start the workers as the demo does: first end what dead workers left."""
+        self.manage("recover_interrupted_uploads")
+        self.workers = [
+            self._spawn(
+                f"worker{n}", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.2"
+            )
+            for n in range(WORKERS)
+        ]
 
     def kill_worker(self) -> None:
-        """SIGKILL, as when a machine dies: no cleanup code runs."""
-        if self.worker and self.worker.poll() is None:
-            os.killpg(self.worker.pid, signal.SIGKILL)
-            self.worker.wait(timeout=10)
+        """SIGKILL every worker, as when a machine dies: no cleanup code runs."""
+        for worker in self.workers:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(timeout=10)
 
     def stop(self) -> None:
-        for proc in (self.worker, self.server):
+        for proc in (*self.workers, self.server):
             if proc and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 try:
@@ -179,8 +201,10 @@ class DemoSite:
             self._drop()
 
 
-@pytest.fixture(scope="module")
-def demo_site(browser, tmp_path_factory):
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory):
+    """One site for every browser test module (starting one takes ~15 s)."""
+    _require_browser()
     site = DemoSite(tmp_path_factory.mktemp("demo-site"))
     try:
         yield site.start()
@@ -201,11 +225,7 @@ def context(browser, demo_site, request):
     ctx = browser.new_context(base_url=demo_site.base_url)
     ctx.set_default_timeout(20_000)
     page = ctx.new_page()
-    page.goto("/accounts/login/")
-    page.fill("#id_username", DEMO_USER[0])
-    page.fill("#id_password", DEMO_USER[1])
-    page.click("button[type=submit]")
-    page.wait_for_url("**/knowledge/")
+    log_in(page, DEMO_USER)
     yield ctx
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
@@ -214,3 +234,49 @@ def context(browser, demo_site, request):
             path = ARTIFACTS / f"{request.node.name}-page{index}.png"
             open_page.screenshot(path=str(path), full_page=True)
     ctx.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core from npm (tests/js devDependency), installed with npm ci when missing."""
+    if not AXE.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            _unavailable("npm not found: cannot install axe-core for the accessibility checks")
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(AXE.parents[2])],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return AXE.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def assert_accessible(axe_source):
+    """Run axe-core's WCAG 2.1 A and AA rules on a page; any violation fails the test."""
+
+    def check(page, state: str) -> None:
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            page.add_script_tag(content=axe_source)
+        violations = page.evaluate(
+            """async (tags) => {
+                const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+                return result.violations.map((v) => ({
+                    rule: v.id, impact: v.impact, help: v.help,
+                    nodes: v.nodes.map((n) => n.target.join(" ")),
+                }));
+            }""",
+            WCAG_21_AA,
+        )
+        assert violations == [], f"accessibility violations ({state}): {violations}"
+
+    return check
+
+
+def log_in(page, user: tuple[str, str]) -> None:
+    page.goto("/accounts/login/")
+    page.fill("#id_username", user[0])
+    page.fill("#id_password", user[1])
+    page.click("button[type=submit]")
+    page.wait_for_url("**/knowledge/")

@@ -50,9 +50,11 @@ def wait_for(predicate, timeout=30.0, step=0.1):
     raise AssertionError("condition not met in time")
 
 
-def test_upload_watch_reload_second_tab_and_complete(context, files):
+def test_upload_watch_reload_second_tab_and_complete(context, files, assert_accessible):
     page = context.pages[0]
+    assert_accessible(page, "list of knowledge bases")
     url = create_knowledge_base(page, "Browser test base")
+    assert_accessible(page, "knowledge base without documents")
     bar = upload(page, files)
     session = bar.get_attribute("data-session-id")
     assert session
@@ -64,6 +66,7 @@ def test_upload_watch_reload_second_tab_and_complete(context, files):
     assert 0 < max(seen) < 100
     assert bar.get_attribute("data-state") == "processing"
     assert "of 3 files" in bar.locator("[role=progressbar]").get_attribute("aria-valuetext")
+    assert_accessible(page, "bar while processing")
 
     # Reload mid-way: the page shows the same session again and it keeps moving.
     before = value_of(bar)
@@ -90,6 +93,7 @@ def test_upload_watch_reload_second_tab_and_complete(context, files):
     # The document list was refreshed when the batch ended.
     wait_for(lambda: page.locator('#documents [data-document-status="error"]').count() == 1)
     assert page.locator('#documents [data-document-status="completed"]').count() == 2
+    assert_accessible(page, "bar completed, one file failed")
 
 
 def test_work_started_on_another_device_appears_without_reload(
@@ -121,7 +125,9 @@ def test_work_started_on_another_device_appears_without_reload(
     wait_for(lambda: found.get_attribute("data-state") == "completed", timeout=90)
 
 
-def test_a_killed_worker_is_reported_after_the_stale_timeout(context, demo_site, files):
+def test_a_killed_worker_is_reported_and_its_file_ends_interrupted(
+    context, demo_site, files, assert_accessible
+):
     page = context.pages[0]
     create_knowledge_base(page, "Worker dies")
     bar = upload(page, files[:1])
@@ -135,5 +141,12 @@ def test_a_killed_worker_is_reported_after_the_stale_timeout(context, demo_site,
         assert "interrupted" in message or "stopped" in message, message
         assert bar.get_attribute("data-error-kind") in {"not_found", "stalled"}
         print(f"\nstall reported {waited:.1f}s after the worker was killed: {message!r}")
+        assert_accessible(page, "bar failed (work interrupted)")
     finally:
         demo_site.start_worker()
+    # Restarted workers end the file the dead one left: the page says it was interrupted.
+    page.reload()
+    row = page.locator('#documents [data-document-status="error"]')
+    assert row.count() == 1
+    assert "interrupted" in row.inner_text()
+    assert page.locator('#documents [data-document-status="processing"]').count() == 0

@@ -184,7 +184,7 @@ def test_plain_text_sample():
     text, recorder = extract(SAMPLES / "notes.txt")
     assert text == (SAMPLES / "notes.txt").read_text(encoding="utf-8")
     assert "Server-Sent Events" in text
-    assert recorder.messages[-1] == f"Extracted {len(text):,} characters"
+    assert recorder.messages[-1] == f"Extracted {len(text):,} characters from notes.txt"
 
 
 def test_big_text_is_read_in_chunks_with_a_step_each(tmp_path):
@@ -195,7 +195,7 @@ def test_big_text_is_read_in_chunks_with_a_step_each(tmp_path):
     text, recorder = extract(path)
     assert text == content
     assert len(recorder.calls) >= 7
-    assert recorder.messages[0].startswith("Read 64 KiB of ")
+    assert recorder.messages[0].startswith("Reading big.txt: 64 KiB of ")
 
 
 def test_newlines_are_normalised_even_across_chunks(tmp_path):
@@ -225,7 +225,7 @@ def test_empty_text_file_completes(tmp_path):
     path.write_bytes(b"")
     text, recorder = extract(path)
     assert text == ""
-    assert recorder.calls == [(1.0, "Extracted 0 characters")]
+    assert recorder.calls == [(1.0, "Extracted 0 characters from empty.txt")]
 
 
 @pytest.mark.parametrize(
@@ -325,10 +325,10 @@ def test_pdf_sample_page_by_page():
     assert "workers processed 1,284 files" in text
     assert text.rstrip().endswith("Sweep stale sessions every five minutes.")
     assert recorder.messages == [
-        "Page 1 of 3",
-        "Page 2 of 3",
-        "Page 3 of 3",
-        f"Extracted {len(text):,} characters from 3 pages",
+        "Reading report.pdf: page 1 of 3",
+        "Reading report.pdf: page 2 of 3",
+        "Reading report.pdf: page 3 of 3",
+        f"Extracted {len(text):,} characters from report.pdf (3 pages)",
     ]
 
 
@@ -347,7 +347,9 @@ def test_pdf_without_text_completes(tmp_path):
     writer.add_blank_page(width=612, height=792)
     text, recorder = extract(write_pdf(tmp_path / "scan.pdf", writer))
     assert text == ""
-    assert recorder.messages[-1] == "No text found in 2 pages (scanned images are not read)"
+    assert (
+        recorder.messages[-1] == "No text found in scan.pdf, 2 pages (scanned images are not read)"
+    )
 
 
 def test_pdf_locked_only_against_editing_is_read(tmp_path):
@@ -475,7 +477,10 @@ def test_speech_sample_is_transcribed():
     text, recorder = extract(SAMPLES / "hello.wav")
     assert_recognised(text)
     assert "test" in text.split()
-    assert recorder.messages == ["Transcribing 0:03 of 0:03", "Transcribed 0:03 of audio"]
+    assert recorder.messages == [
+        "Transcribing hello.wav: 0:03 of 0:03",
+        "Transcribed 0:03 of audio from hello.wav",
+    ]
 
 
 def test_speech_at_22050_hz_stereo_8_bit_is_transcribed(tmp_path):
@@ -531,10 +536,10 @@ def test_silence_gives_no_text(tmp_path):
     text, recorder = extract(path)
     assert text == ""
     assert recorder.messages == [
-        "Transcribing 0:05 of 0:12",
-        "Transcribing 0:10 of 0:12",
-        "Transcribing 0:12 of 0:12",
-        "No speech recognised in 0:12 of audio",
+        "Transcribing silence.wav: 0:05 of 0:12",
+        "Transcribing silence.wav: 0:10 of 0:12",
+        "Transcribing silence.wav: 0:12 of 0:12",
+        "No speech recognised in silence.wav (0:12 of audio)",
     ]
 
 
@@ -542,7 +547,7 @@ def test_empty_recording_completes(tmp_path):
     path = write_wav(tmp_path / "empty.wav", b"", channels=1, width=2, rate=16_000)
     text, recorder = extract(path)
     assert text == ""
-    assert recorder.calls == [(1.0, "The recording is empty")]
+    assert recorder.calls == [(1.0, "empty.wav is empty")]
 
 
 def test_truncated_wav_fails_readably(tmp_path):

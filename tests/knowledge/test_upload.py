@@ -123,15 +123,17 @@ def test_a_plain_form_post_redirects_back_to_the_page(client_in, kb, immediate_t
 def test_a_broken_task_queue_answers_503_and_fails_the_session(
     client_in, kb, immediate_tasks, monkeypatch
 ):
-    class DownQueue:
-        def enqueue(self, *args):
-            raise ConnectionError("queue down")
+    def queue_down(*args):
+        raise ConnectionError("queue down")
 
-    monkeypatch.setattr("knowledge.views.process_documents", DownQueue())
+    monkeypatch.setattr("knowledge.views.enqueue_documents", queue_down)
     response = upload(client_in, kb, text_file())
     assert response.status_code == 503 and response.json()["detail"]
     kb.refresh_from_db()
     assert services.get_progress(kb.progress_session_id)["status"] == "error"
+    # The document does not wait for good: it says why it was not processed.
+    document = Document.objects.get()
+    assert document.status == "error" and "queue" in document.error
 
 
 def test_sample_files_process(client_in, kb, immediate_tasks):
