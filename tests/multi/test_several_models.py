@@ -251,6 +251,7 @@ def test_admin_mixin_keeps_what_the_host_declares(admin_client, rows):
         "progress_session_id",
         "progress_status",
         "progress_updated_at",
+        "progress_overview",
         "meta_pretty",
     ]
 
