@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import random
+import statistics
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -153,3 +157,36 @@ def test_seed_format_progress_gets_numbers_without_a_start():
     broken = {"started_at": "yesterday", "progress": 50, "rate": {"at": None}}
     assert eta.elapsed_seconds(broken, 1000.0) == 0
     assert eta.eta_seconds(broken, 1000.0, final=False) is None
+
+
+def jittered_files(seed: int, *, count: int = 40, mean: float = 10.0):
+    """Steady on average, but each file takes 50-150 % of the mean: (schedule, total)."""
+    rng = random.Random(seed)
+    ends = list(itertools.accumulate(mean * rng.uniform(0.5, 1.5) for _ in range(count)))
+
+    def schedule(t: float) -> float:
+        done = bisect.bisect_right(ends, t)
+        if done >= count:
+            return 100.0
+        start = ends[done - 1] if done else 0.0
+        return 100 * (done + (t - start) / (ends[done] - start)) / count
+
+    return schedule, ends[-1]
+
+
+def test_files_of_uneven_length_are_estimated_within_a_useful_margin():
+    errors: dict[int, list[float]] = {20: [], 50: [], 80: []}
+    for seed in range(50):
+        schedule, total = jittered_files(seed)
+        state: dict = {"started_at": 0, "progress": 0}
+        t, checkpoints = 0.0, [20, 50, 80]
+        while checkpoints:
+            t += STEP
+            state["progress"] = round(schedule(t), 2)
+            eta.record_sample(state, t)
+            if state["progress"] >= checkpoints[0]:
+                estimate = eta.eta_seconds(state, t, final=False)
+                errors[checkpoints.pop(0)].append(abs(estimate - (total - t)) / (total - t))
+    # A file's own pace says little about the next one's: measured medians 14 %, 10 %, 8 %.
+    assert statistics.median(errors[50]) < 0.15
+    assert all(statistics.median(found) < 0.20 for found in errors.values())
