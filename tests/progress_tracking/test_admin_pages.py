@@ -172,3 +172,19 @@ def test_the_statistics_need_the_view_permission(client, user):
     user.save()
     client.force_login(user)
     assert client.get(reverse(STATS)).status_code == 403
+
+
+def test_the_statistics_cost_the_same_queries_whatever_the_number_of_records(
+    admin_client, histories, user
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        stats(admin_client)
+    ProgressHistory.objects.bulk_create(
+        record(100 + i, days_ago=i % 20, owner=str(user.pk)) for i in range(200)
+    )
+    with CaptureQueriesContext(connection) as many:
+        assert stats(admin_client).context["total"] == 203
+    assert len(many) == len(few)
