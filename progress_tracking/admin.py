@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,11 +9,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import services
+from . import admin_display, services
 from .conf import app_settings
 from .exceptions import SessionNotFound
 from .models import FINAL_STATUSES, PROGRESS_KEY, CleanupLease, Knowledge, ProgressStatus
@@ -82,6 +80,7 @@ class ProgressAdminMixin:
         "progress_session_id",
         "progress_status",
         "progress_updated_at",
+        "progress_overview",
         "meta_pretty",
     )
     progress_actions = ("clear_progress_action", "mark_failed_action")
@@ -145,13 +144,11 @@ class ProgressAdminMixin:
 
     @admin.display(description=_("progress"))
     def progress_percent(self, obj: Any) -> str:
-        value = _progress(obj).get("progress")
-        if value is None:
-            return "—"
-        # Rows written before validation existed may hold anything: show it, never crash.
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return f"{value:g}%"
-        return str(value)
+        return admin_display.mini_bar(obj)
+
+    @admin.display(description=_("session"))
+    def progress_overview(self, obj: Any) -> str:
+        return admin_display.overview(obj)
 
     @admin.display(description=_("current file"))
     def current_file(self, obj: Any) -> str:
@@ -163,8 +160,7 @@ class ProgressAdminMixin:
 
     @admin.display(description=_("meta"))
     def meta_pretty(self, obj: Any) -> str:
-        text = json.dumps(obj.meta, indent=2, sort_keys=True, ensure_ascii=False)
-        return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+        return admin_display.meta_folded(obj)
 
     @admin.action(description=_("Clear progress of selected rows"), permissions=["change"])
     def clear_progress_action(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -233,3 +229,6 @@ class CleanupLeaseAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+from . import admin_history  # noqa: E402,F401 - registers the history admin

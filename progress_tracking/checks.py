@@ -66,6 +66,15 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
                     "E005",
                 )
             )
+    if "HISTORY_RETENTION" in raw and not _positive_duration(raw["HISTORY_RETENTION"]):
+        errors.append(
+            _error(
+                "PROGRESS_TRACKING['HISTORY_RETENTION'] must be a positive number of seconds "
+                f"or timedelta, not {raw['HISTORY_RETENTION']!r}.",
+                "The default is 2592000 seconds (30 days).",
+                "E005",
+            )
+        )
     for key in POSITIVE_NUMBER_KEYS + POSITIVE_INT_KEYS:
         value = raw.get(key, DEFAULTS[key])
         ok = isinstance(value, int if key in POSITIVE_INT_KEYS else int | float)

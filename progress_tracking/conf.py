@@ -53,6 +53,11 @@ DEFAULTS: dict[str, Any] = {
     # Seconds between two automatic sweeps (site-wide, whatever the number of processes);
     # when not set, the shortest of STALE_AFTER and FINISHED_TTL if that is shorter.
     "AUTO_CLEANUP_INTERVAL": 60,
+    # Keep a history record of every finished session (model ProgressHistory).
+    "HISTORY": True,
+    # How long history records are kept after their session finished (seconds or
+    # timedelta; 30 days). cleanup_progress and the automatic sweep prune older ones.
+    "HISTORY_RETENTION": 30 * 24 * 3600,
     # PostgreSQL: write progress on a separate connection when the caller is inside its own
     # transaction, so pollers see it before the caller commits.
     "WRITE_OUTSIDE_TRANSACTION": True,
@@ -72,7 +77,7 @@ POSITIVE_INT_KEYS = (
     "MAX_FILES_PER_SESSION",
     "MAX_TOTAL_FILES",
 )
-BOOL_KEYS = ("WRITE_OUTSIDE_TRANSACTION", "STAFF_ACCESS", "AUTO_CLEANUP")
+BOOL_KEYS = ("WRITE_OUTSIDE_TRANSACTION", "STAFF_ACCESS", "AUTO_CLEANUP", "HISTORY")
 
 
 def user_settings() -> dict[str, Any]:
@@ -93,7 +98,7 @@ class AppSettings:
         if name not in DEFAULTS:
             raise AttributeError(f"Unknown progress-tracking setting {name!r}.")
         value = user_settings().get(name, DEFAULTS[name])
-        if name in DURATION_KEYS:
+        if name in DURATION_KEYS or name == "HISTORY_RETENTION":
             return as_timedelta(value)
         return value
 

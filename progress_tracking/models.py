@@ -125,6 +125,40 @@ class CleanupLease(models.Model):
         return self.name
 
 
+class ProgressHistory(models.Model):
+    """One finished session (completed, failed, cancelled...), kept for ``HISTORY_RETENTION``.
+
+    Written once when a session's final write commits (see ``history``); the live progress in
+    ``meta`` keeps its own, much shorter, cleanup rules. ``status`` has no ``choices`` on
+    purpose: a final status added later needs no migration of this table.
+    """
+
+    session_id = models.UUIDField(_("session id"), unique=True)
+    model_label = models.CharField(_("model"), max_length=100)
+    object_id = models.CharField(_("object id"), max_length=255)
+    owner_id = models.CharField(_("owner id"), max_length=64, blank=True, default="")
+    status = models.CharField(_("status"), max_length=16)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), db_index=True)
+    duration_seconds = models.FloatField(_("duration (s)"), null=True, blank=True)
+    total_files = models.PositiveIntegerField(_("files"), default=0)
+    failed_files = models.PositiveIntegerField(_("failed files"), default=0)
+    message = models.TextField(_("final message"), blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("finished session")
+        verbose_name_plural = _("progress history")
+        ordering = ["-finished_at"]
+        indexes = [
+            models.Index(fields=["model_label", "finished_at"], name="pt_history_model_idx"),
+            models.Index(fields=["owner_id", "finished_at"], name="pt_history_owner_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_label} {self.object_id} ({self.status})"
+
+
 def get_progress_model() -> type[AbstractProgressModel]:
     """The model that stores progress (``PROGRESS_TRACKING_MODEL``)."""
     label = app_settings.MODEL

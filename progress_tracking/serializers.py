@@ -11,10 +11,12 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
+from . import eta
 from .conf import app_settings
-from .models import FileStatus, ProgressStatus
+from .models import FINAL_STATUSES, FileStatus, ProgressStatus
 
 try:  # drf-spectacular is an optional extra.
     from drf_spectacular.utils import extend_schema_field
@@ -56,6 +58,15 @@ class PercentField(serializers.FloatField):
 
     def to_representation(self, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        return float(value)
+
+
+class SecondsField(serializers.FloatField):
+    """A duration in seconds, kept as computed (a number, or null where allowed)."""
+
+    def to_representation(self, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
             return value
         return float(value)
 
@@ -123,6 +134,7 @@ _PASS_THROUGH: dict[Any, Callable[[Any], Any]] = {
     serializers.ChoiceField.to_representation: _plain(str),  # the str itself, or the value
     serializers.IntegerField.to_representation: _plain(int),  # int(value)
     PercentField.to_representation: _plain(int, float),
+    SecondsField.to_representation: _plain(int, float),
 }
 
 
@@ -210,6 +222,17 @@ class ProgressStatusSerializer(serializers.Serializer):
         help_text="Primary key of the row the session belongs to (e.g. the knowledge base), "
         "so a page can pick its own sessions out of the list.",
     )
+    elapsed_seconds = SecondsField(
+        min_value=0,
+        help_text="Seconds since the session started (until it finished, once final); "
+        "0 when the start is unknown.",
+    )
+    eta_seconds = SecondsField(
+        min_value=0,
+        allow_null=True,
+        help_text="Estimated seconds left at the session's recent pace; null while it "
+        "cannot be estimated (too early, stalled, failed); 0 once completed.",
+    )
 
     def to_representation(self, instance: Mapping[str, Any]) -> dict[str, Any]:
         limit = self.context.get("files_limit") or app_settings.FILES_LIMIT
@@ -219,6 +242,7 @@ class ProgressStatusSerializer(serializers.Serializer):
             **instance,
             "files": shown_files(files, limit),
             "files_total": len(files) if isinstance(files, list) else 0,
+            **_timings(instance),
         }
         # Polls are the hot path: DRF builds and binds a copy of every field per serializer,
         # ~15 times the cost of the body itself. Plain JSON values (what the services store)
@@ -230,6 +254,17 @@ class ProgressStatusSerializer(serializers.Serializer):
             except (_NotPlain, KeyError):
                 pass
         return super().to_representation(data)
+
+
+def _timings(instance: Mapping[str, Any]) -> dict[str, Any]:
+    # Computed when the body is rendered: they move with the clock, not only with writes.
+    progress = dict(instance)
+    now = timezone.now().timestamp()
+    final = progress.get("status") in FINAL_STATUSES
+    return {
+        "elapsed_seconds": eta.elapsed_seconds(progress, now),
+        "eta_seconds": eta.eta_seconds(progress, now, final=final),
+    }
 
 
 class ProgressListSerializer(serializers.Serializer):

@@ -18,7 +18,7 @@ from django.db.models import Model
 from django.dispatch import Signal
 from django.utils import timezone
 
-from . import hosts, signals, state, storage
+from . import history, hosts, signals, state, storage
 from .conf import app_settings
 from .exceptions import InvalidProgressData, SessionActive, SessionNotFound, SessionStale
 from .models import PROGRESS_KEY, AbstractProgressModel, ProgressStatus
@@ -103,6 +103,9 @@ def _send_after_commit(signal: Signal, result: storage.WriteResult, model: type[
     assert progress is not None
 
     def send() -> None:
+        if state.is_final(progress):
+            # Any final status (FINAL_STATUSES), once its write has committed: see history.
+            history.record_finished(model, progress)
         signal.send(sender=model, session_id=progress["session_id"], progress=progress)
 
     if result.committed:

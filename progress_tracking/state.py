@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from . import eta
 from .conf import app_settings
 from .exceptions import InvalidProgressData
 from .models import FINAL_FILE_STATUSES, FINAL_STATUSES, FileStatus, ProgressStatus
@@ -148,6 +149,7 @@ def new_progress(
 
 
 def _touched(state: Progress, now: float) -> Progress:
+    eta.record_sample(state, now)
     state["last_updated"] = int(now)
     state["version"] = int(state.get("version") or 0) + 1
     return state

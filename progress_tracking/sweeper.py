@@ -139,25 +139,34 @@ def run_scheduled_sweep() -> int | None:
 
 
 def _sweep_holding(holder: str) -> int:
+    from .history import prune_history
     from .services import cleanup_stale_progress
 
     manager = CleanupLease._default_manager.filter(name=LEASE_NAME, holder=holder)
     removed = 0
     batch_started = time.monotonic()
+    stopped = False
 
     def renew(so_far: int) -> bool:
-        nonlocal removed, batch_started
+        nonlocal removed, batch_started, stopped
         removed = so_far
         time.sleep(max(PAUSE_BETWEEN_BATCHES, time.monotonic() - batch_started))
         batch_started = time.monotonic()
         if not app_settings.AUTO_CLEANUP:
+            stopped = True
             return False
         # A lease lost (expired and claimed by another process) stops this sweep at once.
-        return bool(manager.update(held_until=timezone.now() + LEASE_DURATION, last_removed=so_far))
+        renewed = manager.update(held_until=timezone.now() + LEASE_DURATION, last_removed=so_far)
+        stopped = not renewed
+        return bool(renewed)
 
     error = ""
+    pruned = 0
     try:
         removed = cleanup_stale_progress(between_batches=renew)
+        if not stopped:
+            # History past its retention goes in the same sweep, under the same lease.
+            pruned = prune_history(between_batches=lambda _count: renew(removed))
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"[:1000]
         raise
@@ -165,6 +174,8 @@ def _sweep_holding(holder: str) -> int:
         _release(manager, removed, error)
     if removed:
         logger.info("Automatic cleanup removed %d stale progress sessions.", removed)
+    if pruned:
+        logger.info("Automatic cleanup removed %d history records past retention.", pruned)
     return removed
 
 

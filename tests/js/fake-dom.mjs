@@ -158,6 +158,7 @@ export function buildBar(document, { sessionId = "s1", status = "processing", pr
       "data-progress-tracking-bar": "",
     }, [element(document, "div", { class: "progress-tracking__fill" })]),
     element(document, "p", { id: "pt-message", "data-progress-tracking-message": "" }),
+    element(document, "p", { "data-progress-tracking-eta": "", hidden: "" }),
     element(document, "ul", { "data-progress-tracking-files": "", hidden: "" }),
     element(document, "div", {
       role: "status",

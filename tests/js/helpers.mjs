@@ -83,6 +83,8 @@ export function statusBody(overrides = {}) {
     files: [],
     files_total: 0,
     version: 1,
+    elapsed_seconds: 0,
+    eta_seconds: null,
     ...overrides,
   };
 }

@@ -251,5 +251,25 @@ def test_admin_mixin_keeps_what_the_host_declares(admin_client, rows):
         "progress_session_id",
         "progress_status",
         "progress_updated_at",
+        "progress_overview",
         "meta_pretty",
     ]
+
+
+def test_history_records_which_model_and_whose_row(
+    sessions, rows, user, django_capture_on_commit_callbacks
+):
+    from progress_tracking.models import ProgressHistory
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for sid in sessions.values():
+            services.mark_session_error(sid, "stopped")
+    found = {(r.model_label, r.object_id, r.owner_id) for r in ProgressHistory.objects.all()}
+    owner = str(user.pk)
+    assert found == {
+        ("progress_tracking.Knowledge", str(rows["Knowledge"].pk), owner),
+        ("multi_app.Export", str(rows["Export"].pk), owner),
+        ("multi_app.Import", str(rows["Import"].pk), owner),
+        ("multi_app.Report", str(rows["Report"].pk), ""),
+        ("multi_app.Upload", str(rows["Upload"].pk), owner),
+    }

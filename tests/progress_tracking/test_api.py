@@ -49,6 +49,8 @@ EXTENSION_FIELDS = {
     "finished_at",
     "version",
     "object_id",
+    "elapsed_seconds",
+    "eta_seconds",
 }
 WEIRD_IDS = [
     "not-a-uuid",

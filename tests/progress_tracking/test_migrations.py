@@ -253,3 +253,15 @@ def test_migration_0003_adds_the_cleanup_lease_table_and_reverses():
         assert table in connection.introspection.table_names()
     finally:
         migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0004_adds_the_history_table_and_reverses():
+    table = "progress_tracking_progresshistory"
+    try:
+        migrate([("progress_tracking", "0003_cleanup_lease")])
+        assert table not in connection.introspection.table_names()
+        migrate([("progress_tracking", "0004_progress_history")])
+        assert table in connection.introspection.table_names()
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

@@ -139,7 +139,7 @@ def test_bar_carries_what_the_script_needs(unknown_id):
 def test_every_hook_of_progress_bar_js_is_in_the_partial():
     script = (STATIC_DIR / "progress_bar.js").read_text()
     hooks = set(re.findall(r'part\((?:this\.)?element, "([\w-]+)"\)', script))
-    assert hooks >= {"bar", "percent", "message", "files", "live"}
+    assert hooks >= {"bar", "percent", "message", "files", "live", "eta"}
     bar = render_bar(sid="not-a-uuid")
     for hook in hooks:
         assert bar.find_all(**{f"data_progress_tracking_{hook}": None}), hook

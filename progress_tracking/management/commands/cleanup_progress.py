@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from progress_tracking.conf import app_settings
+from progress_tracking.history import prune_history, retention
 from progress_tracking.services import cleanup_stale_progress
 
 
@@ -44,7 +45,8 @@ def _maybe(parse: Callable[[str], T], value: object) -> T | None:
 class Command(BaseCommand):
     help = (
         "Remove progress not updated for the stale period (STALE_AFTER for processing "
-        "sessions, FINISHED_TTL for finished ones; 300 s by default). Rows are kept."
+        "sessions, FINISHED_TTL for finished ones; 300 s by default). Rows are kept. "
+        "Also removes history records older than HISTORY_RETENTION (30 days by default)."
     )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
@@ -69,6 +71,11 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Count what would be removed; change nothing."
         )
         parser.add_argument(
+            "--keep-history",
+            action="store_true",
+            help="Leave history records alone (they are pruned after HISTORY_RETENTION).",
+        )
+        parser.add_argument(
             "--batch-size",
             type=positive_int,
             metavar="N",
@@ -87,6 +94,11 @@ class Command(BaseCommand):
             count = cleanup_stale_progress(
                 older_than=older_than, dry_run=options["dry_run"], batch_size=batch_size
             )
+            pruned = (
+                0
+                if options.get("keep_history")
+                else prune_history(dry_run=options["dry_run"], batch_size=batch_size)
+            )
         except DatabaseError as exc:
             first_line = next(iter(str(exc).splitlines()), type(exc).__name__)
             raise CommandError(f"Database error, nothing more was removed: {first_line}") from exc
@@ -100,3 +112,9 @@ class Command(BaseCommand):
         verb = "Would remove" if options["dry_run"] else "Removed"
         noun = "session" if count == 1 else "sessions"
         self.stdout.write(f"{verb} {count} stale progress {noun} ({period}).")
+        if pruned:
+            # Only when there was history to prune: the first line stays the whole output of
+            # a run that had none, as scripts parsing it expect.
+            records = "record" if pruned == 1 else "records"
+            days = retention().total_seconds() / 86400
+            self.stdout.write(f"{verb} {pruned} history {records} (older than {days:g} days).")

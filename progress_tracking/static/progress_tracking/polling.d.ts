@@ -42,6 +42,10 @@ export interface ProgressStatus {
   version: number;
   /** Primary key (as a string) of the row the session belongs to. */
   object_id: string | null;
+  /** Seconds since `started_at` (to `finished_at` once final); 0 when unknown. */
+  elapsed_seconds: number;
+  /** Estimated seconds left at the recent pace; null while unknown or stalled, 0 once completed. */
+  eta_seconds: number | null;
   [extension: string]: unknown;
 }
 

@@ -101,6 +101,60 @@ function errorMessageOf(error) {
   }
 }
 
+/**
+ * The coarse step shown for `seconds` left: under 45 s "less than a minute"; then whole
+ * minutes up to 10, 5-minute steps up to an hour, whole hours beyond. `seconds` is the
+ * step's nominal value, used to decide whether a new estimate is worth showing.
+ */
+export function timeLeftStep(eta) {
+  const value = Number(eta);
+  if (eta === null || eta === undefined || !Number.isFinite(value) || value < 0) return null;
+  if (value < 45) return { unit: "less", count: 0, seconds: 30 };
+  const minutes = value / 60;
+  if (minutes < 10.5) {
+    const count = Math.max(1, Math.round(minutes));
+    return { unit: "minute", count, seconds: count * 60 };
+  }
+  if (minutes < 57.5) {
+    const count = Math.round(minutes / 5) * 5;
+    return { unit: "minute", count, seconds: count * 60 };
+  }
+  const count = Math.max(1, Math.round(minutes / 60));
+  return { unit: "hour", count, seconds: count * 3600 };
+}
+
+/**
+ * The step to show now: the one shown stays while the new estimate is within a quarter of it
+ * (plus 15 s), so the text does not flicker from poll to poll; null hides it.
+ */
+export function nextTimeLeft(shown, eta) {
+  const step = timeLeftStep(eta);
+  if (step === null || shown === null || shown === undefined) return step;
+  const tolerance = shown.seconds * 0.25 + 15;
+  return Math.abs(Number(eta) - shown.seconds) <= tolerance ? shown : step;
+}
+
+/** "about 2 minutes left", localised through Django's JavaScript catalog. */
+export function timeLeftText(step) {
+  if (step === null || step === undefined) return "";
+  if (step.unit === "less") return gettext("less than a minute left");
+  const format =
+    step.unit === "hour"
+      ? ngettext("about %(count)s hour left", "about %(count)s hours left", step.count)
+      : ngettext("about %(count)s minute left", "about %(count)s minutes left", step.count);
+  return interpolate(format, { count: step.count });
+}
+
+function renderTimeLeft(element, shown, eta) {
+  const step = nextTimeLeft(shown, eta);
+  const node = part(element, "eta");
+  if (node) {
+    setText(node, timeLeftText(step));
+    node.hidden = step === null;
+  }
+  return step;
+}
+
 function part(element, name) {
   return element.querySelector(`[data-progress-tracking-${name}]`);
 }
@@ -203,6 +257,7 @@ class ProgressBarController {
     this.pendingTimer = null;
     this.poller = null;
     this.unsubscribe = null;
+    this.timeLeft = null;
   }
 
   start() {
@@ -235,11 +290,14 @@ class ProgressBarController {
 
   progress(status) {
     renderStatus(this.element, status);
+    const eta = FINAL_STATES.has(status.status) ? null : status.eta_seconds;
+    this.timeLeft = renderTimeLeft(this.element, this.timeLeft, eta);
     if (!FINAL_STATES.has(status.status)) this.announce(valueTextOf(status), false);
     this.dispatch(EVENTS.progress, { status });
   }
 
   complete(status) {
+    this.timeLeft = renderTimeLeft(this.element, this.timeLeft, null);
     if (status) renderStatus(this.element, status, { state: "completed" });
     this.announce(status ? messageOf(status) : gettext("Processing complete."), true);
     this.dispatch(EVENTS.complete, { status });
@@ -247,6 +305,7 @@ class ProgressBarController {
   }
 
   fail(error) {
+    this.timeLeft = renderTimeLeft(this.element, this.timeLeft, null);
     const message = errorMessageOf(error);
     this.element.setAttribute("data-state", "error");
     this.element.setAttribute("data-error-kind", error?.kind ?? "");
