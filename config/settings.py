@@ -124,6 +124,20 @@ PROGRESS_TRACKING = {
     "POLL_INTERVAL": env.float("PROGRESS_POLL_INTERVAL", default=1),
 }
 
+# The fast read path (docs/operations.md): polls answer from a shared cache kept in step by the
+# writes, e.g. PROGRESS_CACHE_URL=redis://127.0.0.1:6379/0. Unset: polls read the database.
+if env("PROGRESS_CACHE_URL", default=""):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "progress": env.cache_url("PROGRESS_CACHE_URL"),
+    }
+    if CACHES["progress"]["BACKEND"].endswith("RedisCache"):
+        # A Redis that stops answering must cost a poll milliseconds, not a worker.
+        CACHES["progress"].setdefault("OPTIONS", {}).update(
+            {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+        )
+    PROGRESS_TRACKING["CACHE"] = "progress"
+
 # The knowledge demo: upload limits, and an optional pause after every processing step
 # (slow motion for demos and browser tests).
 KNOWLEDGE_MAX_UPLOAD_BYTES = env.int("KNOWLEDGE_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)

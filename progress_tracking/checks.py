@@ -13,6 +13,7 @@ from django.db import models
 from django.utils.module_loading import import_string
 
 from .conf import (
+    CAPABILITY_MAX_AGE_LIMIT,
     DEFAULTS,
     DURATION_KEYS,
     POSITIVE_INT_KEYS,
@@ -24,6 +25,7 @@ from .conf import (
 def register() -> None:
     checks.register(check_settings, checks.Tags.compatibility)
     checks.register(check_model, checks.Tags.models)
+    checks.register(check_fast_path, checks.Tags.caches)
 
 
 def _error(msg: str, hint: str, id_: str) -> checks.Error:
@@ -177,3 +179,33 @@ def _points_to_user(field: models.ForeignKey) -> bool:
     target = field.remote_field.model
     label = target if isinstance(target, str) else target._meta.label
     return str(label).lower() == settings.AUTH_USER_MODEL.lower()
+
+
+def check_fast_path(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list[Any]:
+    """The read cache names one of the host's CACHES; capabilities stay short-lived."""
+    raw = getattr(settings, "PROGRESS_TRACKING", {})
+    if not isinstance(raw, dict):
+        return []  # reported by check_settings
+    errors = []
+    alias = raw.get("CACHE")
+    if alias is not None and (not isinstance(alias, str) or alias not in settings.CACHES):
+        errors.append(
+            _error(
+                f"PROGRESS_TRACKING['CACHE'] is {alias!r}, which is not an alias in CACHES.",
+                f"Use one of {', '.join(sorted(settings.CACHES))}, or None to read the database.",
+                "E013",
+            )
+        )
+    max_age = raw.get("CAPABILITY_MAX_AGE", DEFAULTS["CAPABILITY_MAX_AGE"])
+    numeric = isinstance(max_age, int | float) and not isinstance(max_age, bool)
+    if numeric and max_age > CAPABILITY_MAX_AGE_LIMIT:
+        errors.append(
+            _error(
+                f"PROGRESS_TRACKING['CAPABILITY_MAX_AGE'] is {max_age!r} seconds; a read "
+                f"capability may live at most {CAPABILITY_MAX_AGE_LIMIT} seconds.",
+                f"The default is {DEFAULTS['CAPABILITY_MAX_AGE']}: clients renew it through "
+                "their normal authentication.",
+                "E005",
+            )
+        )
+    return errors

@@ -66,7 +66,7 @@ def get_progress(session_id: str | UUID) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-def _live_row(session_id: object, *extra: str) -> tuple[dict[str, Any], ...] | None:
+def _live_row(session_id: object, *extra: str) -> tuple[Any, ...] | None:
     """One indexed query: the live progress dict and the ``extra`` columns of its row."""
     uuid = parse_session_id(session_id)
     if uuid is None:
@@ -90,6 +90,8 @@ class SessionRecord:
 
     progress: dict[str, Any]
     owner_id: Any
+    # When the row was last written (the fast path's cache derives the expiry from it).
+    updated_at: datetime | None = None
 
 
 def owner_field() -> str | None:
@@ -98,10 +100,12 @@ def owner_field() -> str | None:
 
 def session_for_api(session_id: object) -> SessionRecord | None:
     owner = owner_field()
-    found = _live_row(session_id, *([f"{owner}_id"] if owner else []))
+    found = _live_row(session_id, "progress_updated_at", *([f"{owner}_id"] if owner else []))
     if found is None:
         return None
-    return SessionRecord(progress=found[0], owner_id=found[1] if owner else None)
+    return SessionRecord(
+        progress=found[0], owner_id=found[2] if owner else None, updated_at=found[1]
+    )
 
 
 def running_progress_for(user: Any, *, limit: int) -> list[dict[str, Any]]:

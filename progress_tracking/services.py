@@ -13,10 +13,11 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db import transaction
+from django.db import router, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from . import cache as progress_cache
 from . import signals, state, storage
 from .conf import app_settings
 from .exceptions import InvalidProgressData, SessionActive, SessionNotFound
@@ -92,6 +93,8 @@ def _send_after_commit(signal: Signal, result: storage.WriteResult) -> None:
     assert progress is not None
 
     def send() -> None:
+        # The fast read path's cache follows every committed write (no-op without a cache).
+        progress_cache.sync_session(progress["session_id"])
         signal.send(
             sender=get_progress_model(), session_id=progress["session_id"], progress=progress
         )
@@ -243,8 +246,13 @@ def clear_progress(session_id: str | UUID) -> bool:
     uuid_ = parse_session_id(session_id)
     if uuid_ is None:
         return False
-    manager = get_progress_model()._default_manager
-    return bool(manager.filter(progress_session_id=uuid_).update(**storage.cleared_values()))
+    model = get_progress_model()
+    cleared = model._default_manager.filter(progress_session_id=uuid_).update(
+        **storage.cleared_values()
+    )
+    if cleared:
+        progress_cache.sync_after_commit(uuid_, router.db_for_write(model))
+    return bool(cleared)
 
 
 def cleanup_stale_progress(
@@ -270,6 +278,18 @@ def cleanup_stale_progress(
     if dry_run:
         return stale.count()
     removed = 0
-    while pks := list(stale.values_list("pk", flat=True)[:size]):
-        removed += stale.filter(pk__in=pks).update(**storage.cleared_values())
+    while batch := list(stale.values_list("pk", "progress_session_id")[:size]):
+        removed += stale.filter(pk__in=[pk for pk, _ in batch]).update(**storage.cleared_values())
+        if app_settings.CACHE:
+            _forget_removed([sid for _, sid in batch], manager)
     return removed
+
+
+def _forget_removed(session_ids: list[UUID | None], manager: Any) -> None:
+    """Tombstone the cached records of the sessions this batch removed (one query)."""
+    kept = set(
+        manager.filter(progress_session_id__in=session_ids).values_list(
+            "progress_session_id", flat=True
+        )
+    )
+    progress_cache.forget_sessions([sid for sid in session_ids if sid not in kept])

@@ -1,0 +1,455 @@
+"""The status endpoint's fast path: read capabilities, the cache kept by the writes, fallbacks."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.cache import caches
+from django.utils import timezone
+from freezegun import freeze_time
+from rest_framework.test import APIClient
+
+from progress_tracking import cache, capability, services
+from progress_tracking.fastpath import newest_version_seen
+
+from .fastpath_helpers import (
+    BrokenCache,
+    bare_client,
+    status_url,
+    use_cache,
+    with_capability,
+)
+
+BROKEN = f"{BrokenCache.__module__}.BrokenCache"
+
+
+def cookie_client(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def session_id(knowledge, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        sid = services.start_session(knowledge, files=["a.pdf", "b.mp3"], message="Queued")
+        services.update_file_progress(sid, "a.pdf", progress=40, message="Reading a.pdf")
+    return sid
+
+
+@pytest.fixture
+def token(session_id, user):
+    return capability.sign_read_capability(session_id, user.pk)
+
+
+@pytest.fixture
+def write(django_capture_on_commit_callbacks):
+    """Run a service call and its after-commit work, as outside a test transaction."""
+
+    def run(function, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return function(*args, **kwargs)
+
+    return run
+
+
+def missing_404(user) -> tuple[int, bytes, str]:
+    """What the DRF view answers the owner for an id that does not exist."""
+    response = cookie_client(user).get(status_url(str(uuid.uuid4())))
+    return response.status_code, response.content, response["Content-Type"]
+
+
+def as_triple(response) -> tuple[int, bytes, str]:
+    return response.status_code, response.content, response["Content-Type"]
+
+
+# --- issuing -------------------------------------------------------------------------------
+
+
+def test_the_owners_cookie_poll_hands_out_a_capability(session_id, user):
+    response = cookie_client(user).get(status_url(session_id))
+
+    issued = response[capability.HEADER]
+    assert capability.verify(issued) == capability.ReadClaim(session_id, str(user.pk))
+    etag = response["ETag"]
+    again = cookie_client(user).get(status_url(session_id), HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304
+    assert capability.verify(again[capability.HEADER]) is not None
+
+
+def test_staff_reading_another_users_session_gets_no_capability(session_id, staff_user):
+    response = cookie_client(staff_user).get(status_url(session_id))
+
+    assert response.status_code == 200
+    assert capability.HEADER not in response
+
+
+def test_a_capability_is_never_in_the_body_or_the_url(session_id, user):
+    response = cookie_client(user).get(status_url(session_id))
+
+    assert response[capability.HEADER].encode() not in response.content
+
+
+def test_read_capability_for_needs_a_known_user_and_a_session_id(user, session_id):
+    from django.contrib.auth.models import AnonymousUser
+
+    assert capability.read_capability_for(AnonymousUser(), session_id) is None
+    assert capability.read_capability_for(user, "not-a-uuid") is None
+    claim = capability.verify(capability.read_capability_for(user, uuid.UUID(session_id)))
+    assert claim == capability.ReadClaim(session_id, str(user.pk))
+    with pytest.raises(ValueError):
+        capability.sign_read_capability("nope", user.pk)
+    with pytest.raises(ValueError):
+        capability.sign_read_capability(session_id, None)
+
+
+# --- the fast answers, without a cache -----------------------------------------------------
+
+
+def test_a_capability_alone_reads_the_session(session_id, token, user):
+    cookie = cookie_client(user).get(status_url(session_id))
+    fast = bare_client().get(status_url(session_id), **with_capability(token))
+
+    assert fast.status_code == 200
+    assert fast.content == cookie.content
+    assert fast["ETag"] == cookie["ETag"]
+    assert fast["X-Poll-Interval"] == cookie["X-Poll-Interval"]
+    assert fast["Content-Type"] == cookie["Content-Type"]
+    assert "no-store" in fast["Cache-Control"]
+    # Not renewed by itself: a leaked capability dies with its age.
+    assert capability.HEADER not in fast
+
+
+def test_without_cache_a_capability_poll_is_one_query(
+    session_id, token, user, django_assert_num_queries
+):
+    client = bare_client()
+    with django_assert_num_queries(1):
+        etag = client.get(status_url(session_id), **with_capability(token))["ETag"]
+    with django_assert_num_queries(1):
+        response = client.get(
+            status_url(session_id), **with_capability(token, HTTP_IF_NONE_MATCH=etag)
+        )
+    assert response.status_code == 304
+    assert response.content == b""
+
+
+def test_the_cookie_path_keeps_its_three_queries(session_id, user, django_assert_num_queries):
+    client = cookie_client(user)
+    with django_assert_num_queries(3):
+        assert client.get(status_url(session_id)).status_code == 200
+
+
+def test_a_session_gone_answers_the_same_404(session_id, token, user, write):
+    write(services.clear_progress, session_id)
+
+    response = bare_client().get(status_url(session_id), **with_capability(token))
+
+    assert as_triple(response) == missing_404(user)
+
+
+# --- what a capability cannot do: all fall back to the normal authentication ---------------
+
+
+def test_a_capability_for_another_session_is_not_honoured(make_knowledge, user, token, write):
+    other = write(services.start_session, make_knowledge(owner=user))
+
+    anonymous = bare_client().get(status_url(other), **with_capability(token))
+    assert anonymous.status_code in (401, 403)  # what DRF answers an anonymous caller
+    # With the cookie too, the poll is answered by the normal path.
+    client = cookie_client(user)
+    assert client.get(status_url(other), **with_capability(token)).status_code == 200
+
+
+def test_an_expired_capability_is_not_honoured(session_id, user, settings):
+    settings.PROGRESS_TRACKING = {**settings.PROGRESS_TRACKING, "CAPABILITY_MAX_AGE": 60}
+    with freeze_time(timezone.now() - timedelta(seconds=61)):
+        old = capability.sign_read_capability(session_id, user.pk)
+
+    response = bare_client().get(status_url(session_id), **with_capability(old))
+
+    assert response.status_code in (401, 403)
+    assert capability.verify(old) is None
+
+
+def test_a_capability_of_another_user_is_not_honoured(session_id, other_user, user):
+    stolen = capability.sign_read_capability(session_id, other_user.pk)
+
+    anonymous = bare_client().get(status_url(session_id), **with_capability(stolen))
+    assert anonymous.status_code in (401, 403)
+    # Bob with his cookie and a capability signed for him: exactly a missing session.
+    bob = cookie_client(other_user).get(status_url(session_id), **with_capability(stolen))
+    assert as_triple(bob) == missing_404(other_user)
+
+
+def test_a_capability_after_the_session_is_cleared_reads_as_missing(
+    session_id, token, user, write, settings
+):
+    use_cache(settings)
+    write(services.clear_progress, session_id)
+
+    response = bare_client().get(status_url(session_id), **with_capability(token))
+
+    assert as_triple(response) == missing_404(user)
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda t: "",
+        lambda t: "x",
+        lambda t: "a" * 600,
+        lambda t: "not:signed:at-all",
+        lambda t: t + "x",
+        lambda t: t.upper(),
+        lambda t: t.replace(":", "::", 1),
+    ],
+    ids=["empty", "short", "long", "unsigned", "suffix", "upper", "reshaped"],
+)
+def test_a_forged_capability_falls_back(session_id, token, forge):
+    response = bare_client().get(status_url(session_id), **with_capability(forge(token)))
+
+    assert response.status_code in (401, 403)
+
+
+def test_a_capability_signed_with_another_salt_is_refused(session_id, user):
+    from django.core import signing
+
+    other = signing.TimestampSigner(salt="something-else").sign(f"{session_id}:{user.pk}")
+
+    assert capability.verify(other) is None
+
+
+def test_only_get_takes_the_fast_path(session_id, token):
+    response = bare_client().head(status_url(session_id), **with_capability(token))
+
+    assert response.status_code in (401, 403)
+
+
+# --- with a cache kept by the writes -------------------------------------------------------
+
+
+def test_with_cache_a_capability_poll_makes_no_query(
+    session_id, token, settings, write, django_assert_num_queries, user
+):
+    use_cache(settings)
+    write(services.update_progress, session_id, message="cached")
+    expected = cookie_client(user).get(status_url(session_id))
+
+    client = bare_client()
+    with django_assert_num_queries(0):
+        fast = client.get(status_url(session_id), **with_capability(token))
+    with django_assert_num_queries(0):
+        again = client.get(
+            status_url(session_id), **with_capability(token, HTTP_IF_NONE_MATCH=fast["ETag"])
+        )
+    assert fast.content == expected.content
+    assert fast["ETag"] == expected["ETag"]
+    assert again.status_code == 304
+
+
+def test_every_write_reaches_the_cache_after_its_commit(session_id, token, settings, write):
+    use_cache(settings)
+    client = bare_client()
+    write(services.update_progress, session_id, message="one")
+    assert client.get(status_url(session_id), **with_capability(token)).json()["message"] == "one"
+    write(services.update_file_progress, session_id, "a.pdf", progress=100, status="completed")
+    write(services.update_file_progress, session_id, "b.mp3", progress=100, status="completed")
+    write(services.mark_session_complete, session_id, message="done")
+
+    body = client.get(status_url(session_id), **with_capability(token)).json()
+
+    assert body["status"] == "completed"
+    assert body["message"] == "done"
+    # A straggler after the final state changes nothing, in the database or the cache.
+    write(services.update_progress, session_id, message="late")
+    assert client.get(status_url(session_id), **with_capability(token)).json() == body
+
+
+def test_nothing_reaches_the_cache_before_the_commit(session_id, token, settings):
+    store = use_cache(settings)
+
+    services.update_progress(session_id, message="uncommitted")  # on_commit never runs here
+
+    assert cache.read(store, session_id) is None
+
+
+def test_a_cache_miss_reads_the_database_once_then_remembers(
+    session_id, token, settings, django_assert_num_queries
+):
+    store = use_cache(settings)  # the session was written before the cache existed
+    client = bare_client()
+    with django_assert_num_queries(1):
+        first = client.get(status_url(session_id), **with_capability(token))
+    with django_assert_num_queries(0):
+        second = client.get(status_url(session_id), **with_capability(token))
+
+    assert first.content == second.content
+    assert cache.read(store, session_id) is not None
+
+
+def test_a_reader_never_replaces_a_record(session_id, token, settings, write, user):
+    store = use_cache(settings)
+    write(services.update_progress, session_id, message="newer")
+    newer = cache.read(store, session_id)
+    older = newer._replace(version=1, etag='"1-x"', body=b'{"old": true}')
+
+    cache.remember(store, session_id, older)
+
+    assert cache.read(store, session_id) == newer
+
+
+def test_a_cache_behind_the_client_is_skipped(session_id, token, settings, write, user):
+    """After an outage the cache may hold an older record: a client never goes back to it."""
+    store = use_cache(settings)
+    write(services.update_progress, session_id, message="old")
+    stale_record = cache.read(store, session_id)
+    write(services.update_progress, session_id, message="new")
+    client = bare_client()
+    seen = client.get(status_url(session_id), **with_capability(token))
+    store.set(cache.key_for(session_id), stale_record)  # the cache went back meanwhile
+
+    again = client.get(
+        status_url(session_id), **with_capability(token, HTTP_IF_NONE_MATCH=seen["ETag"])
+    )
+
+    assert again.status_code == 304
+    assert again["ETag"] == seen["ETag"]
+
+
+def test_a_stale_session_reads_as_gone_from_its_record(
+    session_id, token, settings, write, django_assert_num_queries, user
+):
+    use_cache(settings)
+    write(services.update_progress, session_id, message="soon stale")
+    later = timezone.now() + timedelta(seconds=301)
+    with freeze_time(later), django_assert_num_queries(0):
+        response = bare_client().get(status_url(session_id), **with_capability(token))
+    with freeze_time(later):
+        assert as_triple(response) == missing_404(user)
+
+
+def test_cleanup_takes_effect_on_the_next_poll(
+    session_id, token, settings, write, django_assert_num_queries, user, make_knowledge
+):
+    store = use_cache(settings)
+    keep = write(services.start_session, make_knowledge(owner=user))
+    write(services.update_progress, session_id, message="cached")
+
+    assert services.cleanup_stale_progress() == 0
+    with freeze_time(timezone.now() + timedelta(seconds=301)):
+        services.update_progress(keep, message="still alive")  # not stale: kept
+        assert services.cleanup_stale_progress() == 1
+
+    assert cache.read(store, session_id).body is None  # a tombstone
+    with django_assert_num_queries(0):
+        response = bare_client().get(status_url(session_id), **with_capability(token))
+    assert as_triple(response) == missing_404(user)
+
+
+def test_another_users_capability_with_a_cached_record_falls_back(
+    session_id, other_user, settings, write
+):
+    use_cache(settings)
+    write(services.update_progress, session_id, message="cached")
+    stolen = capability.sign_read_capability(session_id, other_user.pk)
+
+    assert bare_client().get(status_url(session_id), **with_capability(stolen)).status_code in (
+        401,
+        403,
+    )
+
+
+# --- the cache is down ---------------------------------------------------------------------
+
+
+def test_a_cache_outage_reads_the_database_without_error(
+    session_id, token, settings, write, caplog, django_assert_num_queries
+):
+    use_cache(settings, backend=BROKEN)
+    with caplog.at_level(logging.WARNING, logger="progress_tracking"):
+        write(services.update_progress, session_id, message="written while the cache is down")
+        with django_assert_num_queries(1):
+            response = bare_client().get(status_url(session_id), **with_capability(token))
+
+    assert response.status_code == 200
+    assert response.json()["message"] == "written while the cache is down"
+    assert "Progress cache" in caplog.text
+
+
+def test_a_cache_outage_during_cleanup_and_clear_raises_nothing(
+    session_id, settings, write, caplog
+):
+    use_cache(settings, backend=BROKEN)
+    later = timezone.now() + timedelta(seconds=301)
+    with caplog.at_level(logging.WARNING, logger="progress_tracking"), freeze_time(later):
+        assert services.cleanup_stale_progress() == 1
+    assert "Progress cache unavailable" in caplog.text
+
+
+def test_no_cache_configured_means_no_cache_work(session_id, settings, write):
+    settings.PROGRESS_TRACKING = {**settings.PROGRESS_TRACKING, "CACHE": None}
+
+    write(services.update_progress, session_id, message="x")  # nothing to sync, no error
+
+    assert cache.get_cache() is None
+
+
+# --- small parts ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, 0),
+        ("", 0),
+        ("*", 0),
+        ('"7-abc"', 7),
+        ('W/"7-abc", "12-def"', 12),
+        ('"abc"', 0),
+        ('"99999999999999999999-x"', 0),
+    ],
+)
+def test_newest_version_seen(header, expected):
+    assert newest_version_seen(header) == expected
+
+
+def test_records_expire_by_status(session_id, settings):
+    settings.PROGRESS_TRACKING = {
+        **settings.PROGRESS_TRACKING,
+        "STALE_AFTER": 100,
+        "FINISHED_TTL": 10,
+    }
+    now = timezone.now()
+
+    assert cache.expiry("processing", now) == pytest.approx(now.timestamp() + 100)
+    assert cache.expiry("completed", now) == pytest.approx(now.timestamp() + 10)
+    assert cache.expiry("processing", None) == 0.0
+
+
+def test_cache_alias_must_exist(settings):
+    from progress_tracking.checks import check_fast_path
+
+    settings.PROGRESS_TRACKING = {"CACHE": "nowhere"}
+    assert [e.id for e in check_fast_path()] == ["progress_tracking.E013"]
+    settings.PROGRESS_TRACKING = {"CACHE": "default"}
+    assert check_fast_path() == []
+
+
+def test_capability_age_is_bounded(settings):
+    from progress_tracking.checks import check_fast_path, check_settings
+
+    settings.PROGRESS_TRACKING = {"CAPABILITY_MAX_AGE": 86401}
+    assert [e.id for e in check_fast_path()] == ["progress_tracking.E005"]
+    settings.PROGRESS_TRACKING = {"CAPABILITY_MAX_AGE": 0}
+    assert "progress_tracking.E005" in [e.id for e in check_settings()]
+    settings.PROGRESS_TRACKING = {"CAPABILITY_MAX_AGE": 3600}
+    assert check_fast_path() == []
+
+
+def test_caches_are_separate_per_alias(settings):
+    use_cache(settings)
+    assert cache.get_cache() is caches["progress"]
