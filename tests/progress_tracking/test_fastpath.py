@@ -453,3 +453,35 @@ def test_capability_age_is_bounded(settings):
 def test_caches_are_separate_per_alias(settings):
     use_cache(settings)
     assert cache.get_cache() is caches["progress"]
+
+
+# --- the template tag hands the page a capability -------------------------------------------
+
+
+def _bar_capability(html: str) -> str | None:
+    import re
+
+    found = re.search(r'data-capability="([^"]+)"', html)
+    return found.group(1) if found else None
+
+
+def test_the_progress_bar_carries_a_capability_for_its_viewer(session_id, user, rf):
+    from django.contrib.auth.models import AnonymousUser
+    from django.template import Context, Template
+
+    template = Template("{% load progress_tracking %}{% progress_bar sid %}")
+    request = rf.get("/")
+    request.user = user
+    html = template.render(Context({"sid": session_id, "request": request}))
+
+    token = _bar_capability(html)
+    assert capability.verify(token) == capability.ReadClaim(session_id, str(user.pk))
+    # Without a request, the "user" the auth context processor sets is used.
+    assert _bar_capability(template.render(Context({"sid": session_id, "user": user})))
+    request.user = AnonymousUser()
+    assert (
+        _bar_capability(template.render(Context({"sid": session_id, "request": request}))) is None
+    )
+    assert _bar_capability(template.render(Context({"sid": session_id}))) is None
+    idle = Template("{% load progress_tracking %}{% progress_bar '' %}")
+    assert _bar_capability(idle.render(Context({"user": user}))) is None
