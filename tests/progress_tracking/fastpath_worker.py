@@ -52,6 +52,8 @@ def write(session_id: str, count: int, go: Path) -> None:
 
 
 def read(session_id: str, token: str, go: Path, done: Path) -> None:
+    if not app_settings.CACHE:
+        raise SystemExit("the race test needs PROGRESS_CACHE_URL honoured by the settings")
     client = Client(headers={capability.HEADER: token})
     url = reverse("progress_tracking:status", kwargs={"session_id": session_id})
     seen: list[int] = []
