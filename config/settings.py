@@ -132,6 +132,8 @@ if env("PROGRESS_CACHE_URL", default=""):
         "progress": env.cache_url("PROGRESS_CACHE_URL"),
     }
     if CACHES["progress"]["BACKEND"].endswith("RedisCache"):
+        # One redis client per pool, not per call (docs/operations.md).
+        CACHES["progress"]["BACKEND"] = "progress_tracking.redis_cache.RedisCache"
         # A Redis that stops answering must cost a poll milliseconds, not a worker.
         CACHES["progress"].setdefault("OPTIONS", {}).update(
             {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}

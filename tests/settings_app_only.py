@@ -103,7 +103,7 @@ if os.environ.get("PROGRESS_CACHE_URL", "").startswith("redis://"):
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "progress": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "progress_tracking.redis_cache.RedisCache",
             "LOCATION": os.environ["PROGRESS_CACHE_URL"],
         },
     }

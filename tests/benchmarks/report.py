@@ -15,6 +15,7 @@ TITLES = {
     "writes": "3. Write path",
     "cleanup": "4. Cleanup sweep",
     "browser": "5. Tabs in a real browser",
+    "fastpoll": "6. The fast path against celery-progress",
 }
 ENDPOINT_LABELS = {
     "minimal": "minimal DRF endpoint",
@@ -323,6 +324,52 @@ def machine_table(m: dict[str, Any]) -> str:
     return table(["", ""], rows)
 
 
+def section_fastpoll(r: dict[str, Any]) -> str:
+    from .scenario_fastpoll import LABELS
+
+    eps, ratios = r["endpoints"], r["ratios"]
+    rows = [
+        [
+            LABELS.get(name, name),
+            fmt(e["rps"]),
+            f"{ratios[name]['vs_bare_drf']:.2f}",
+            f"{ratios[name]['vs_celery_progress']:.2f}",
+            f"{ratios[name]['vs_same_db_drf']:.2f}",
+            fmt(e["p50_ms"], 2),
+            fmt(e["p99_ms"], 2),
+            fmt(e["statuses"]["2xx"]),
+            fmt(e["statuses"]["304"]),
+            fmt(e["statuses"]["other"] + (e.get("errors") or 0)),
+        ]
+        for name, e in eps.items()
+    ]
+    headers = [
+        "endpoint",
+        "req/s",
+        "× bare DRF (SQLite)",
+        "× celery-progress",
+        "× bare DRF, same database",
+        "p50 ms",
+        "p99 ms",
+        "2xx",
+        "304",
+        "other + errors",
+    ]
+    return f"""{r["server"]}; load: {r["load"]}. The bare DRF views and the cookie polls send the
+session cookie of a real login; capability polls send only `X-Progress-Capability` (the one
+the first cookie poll handed out, as polling.js does) and, for 304, the current
+`If-None-Match`. Before measuring, each capability endpoint is checked to be answered by the
+fast path. celery-progress answers a running task's progress from its Redis result backend,
+with no authentication; its Redis is the same server as the progress cache.
+
+{table(headers, rows)}
+
+Ratios are the median of the per-round ratios (every round measures all endpoints back to
+back). Query counts per poll are pinned in `tests/progress_tracking/test_fastpath.py`: 0 with
+Redis and a capability, 1 (the indexed session lookup) with a capability and no cache, 3 by
+cookie (session, user, progress) as before."""
+
+
 def render_markdown(data: dict[str, Any]) -> str:
     scenarios = data["scenarios"]
     sections = {
@@ -331,6 +378,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         "writes": section_writes,
         "cleanup": section_cleanup,
         "browser": section_browser,
+        "fastpoll": section_fastpoll,
     }
     body = []
     for name, render_section in sections.items():

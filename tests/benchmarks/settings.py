@@ -20,6 +20,8 @@ PROGRESS_TRACKING = {
     **PROGRESS_TRACKING,
     "STALE_AFTER": env.float("BENCH_STALE_AFTER", default=86400),
     "FINISHED_TTL": env.float("BENCH_FINISHED_TTL", default=86400),
+    # Read capabilities outlive a whole run (the default is 10 minutes).
+    "CAPABILITY_MAX_AGE": 3600,
 }
 
 LOGGING = {

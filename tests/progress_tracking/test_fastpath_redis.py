@@ -22,7 +22,7 @@ from .fastpath_helpers import bare_client, status_url, use_cache, with_capabilit
 from .test_concurrency import ROOT, database_url_for_workers
 
 REDIS_URL = os.environ.get("PROGRESS_TRACKING_TEST_REDIS_URL", "redis://127.0.0.1:6379/6")
-REDIS_BACKEND = "django.core.cache.backends.redis.RedisCache"
+REDIS_BACKEND = "progress_tracking.redis_cache.RedisCache"
 WRITERS, READERS, UPDATES_EACH = 2, 2, 40
 
 
@@ -170,3 +170,35 @@ def test_readers_never_see_a_version_go_back(tmp_path, redis_cache):
         assert seen["final_status"] == "completed"
     # start (1) + every update + the completion: no update lost, the cache ended in step.
     assert final_version == 1 + WRITERS * UPDATES_EACH + 1
+
+
+def test_the_backend_keeps_one_client_per_pool(redis_cache):
+    inner = redis_cache._cache
+    first = inner.get_client(write=True)
+
+    assert inner.get_client(write=True) is first
+    assert inner.get_client() is first  # one server: reads use the write pool too
+    redis_cache.set("progress-tracking-test", {"a": 1})
+    assert redis_cache.get("progress-tracking-test") == {"a": 1}
+    assert redis_cache.add("progress-tracking-test", 2) is False
+    redis_cache.delete("progress-tracking-test")
+    assert redis_cache.get("progress-tracking-test") is None
+
+
+def test_the_backend_behaves_like_djangos(settings):
+    """The same operations through Django's own RedisCache and ours give the same results."""
+    problem = redis_answers()
+    if problem:
+        pytest.skip(problem)
+    from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+
+    from progress_tracking.redis_cache import RedisCache
+
+    ours = RedisCache(REDIS_URL, {"KEY_PREFIX": "ours"})
+    theirs = DjangoRedisCache(REDIS_URL, {"KEY_PREFIX": "theirs"})
+    for store in (ours, theirs):
+        store.set_many({"a": 1, "b": b"x" * 100, "c": ("t", None)}, 30)
+        store.incr("a", 5)
+    assert ours.get_many(["a", "b", "c", "d"]) == theirs.get_many(["a", "b", "c", "d"])
+    for store in (ours, theirs):
+        store.delete_many(["a", "b", "c"])
