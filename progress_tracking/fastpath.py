@@ -45,7 +45,7 @@ def _not_found_body(language: str | None) -> bytes:
 
 def _finish(response: HttpResponse) -> HttpResponse:
     response["Allow"] = ALLOW
-    response["Vary"] = "Accept"
+    response["X-Poll-Interval"] = format_seconds(app_settings.POLL_INTERVAL)
     add_never_cache_headers(response)
     return response
 
@@ -64,7 +64,6 @@ def answer(request: HttpRequest, etag: str, body: Callable[[], bytes]) -> HttpRe
     else:
         response = HttpResponse(body(), content_type="application/json")
     response["ETag"] = etag
-    response["X-Poll-Interval"] = format_seconds(app_settings.POLL_INTERVAL)
     return _finish(response)
 
 

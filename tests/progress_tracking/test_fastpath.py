@@ -149,6 +149,20 @@ def test_a_session_gone_answers_the_same_404(session_id, token, user, write):
     response = bare_client().get(status_url(session_id), **with_capability(token))
 
     assert as_triple(response) == missing_404(user)
+    # The same headers too, but Vary (the cookie path read the session cookie).
+    drf = cookie_client(user).get(status_url(str(uuid.uuid4())))
+    assert {k for k in drf.headers if k != "Vary"} == {k for k in response.headers if k != "Vary"}
+    assert response["X-Poll-Interval"] == drf["X-Poll-Interval"]
+
+
+def test_the_fast_answers_carry_the_cookie_paths_headers(session_id, token, user):
+    drf = cookie_client(user).get(status_url(session_id))
+    fast = bare_client().get(status_url(session_id), **with_capability(token))
+
+    ignored = {"Vary", "X-Progress-Capability"}
+    assert {k for k in drf.headers if k not in ignored} == set(fast.headers) - ignored
+    for name in ("Allow", "Cache-Control", "Content-Type", "ETag", "X-Poll-Interval"):
+        assert fast[name] == drf[name], name
 
 
 # --- what a capability cannot do: all fall back to the normal authentication ---------------
