@@ -395,13 +395,17 @@ def test_a_cache_outage_reads_the_database_without_error(
 
 
 def test_a_cache_outage_during_cleanup_and_clear_raises_nothing(
-    session_id, settings, write, caplog
+    session_id, settings, write, caplog, make_knowledge, user
 ):
     use_cache(settings, backend=BROKEN)
+    other = write(services.start_session, make_knowledge(owner=user))
     later = timezone.now() + timedelta(seconds=301)
-    with caplog.at_level(logging.WARNING, logger="progress_tracking"), freeze_time(later):
-        assert services.cleanup_stale_progress() == 1
+    with caplog.at_level(logging.WARNING, logger="progress_tracking"):
+        assert write(services.clear_progress, other) is True
+        with freeze_time(later):
+            assert services.cleanup_stale_progress() == 1
     assert "Progress cache unavailable" in caplog.text
+    assert services.get_progress(other) is None
 
 
 def test_no_cache_configured_means_no_cache_work(session_id, settings, write):
@@ -499,3 +503,64 @@ def test_the_progress_bar_carries_a_capability_for_its_viewer(session_id, user, 
     assert _bar_capability(template.render(Context({"sid": session_id}))) is None
     idle = Template("{% load progress_tracking %}{% progress_bar '' %}")
     assert _bar_capability(idle.render(Context({"user": user}))) is None
+
+
+# --- edges of the write and read sides ------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_inside_the_callers_transaction_reaches_the_cache_at_once(
+    knowledge, user, settings
+):
+    """PostgreSQL writes progress on a side connection while the caller's transaction goes on:
+    the cache follows at once, and no lock is left behind for the next write."""
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("side-connection writes exist on PostgreSQL only")
+    store = use_cache(settings)
+    session_id = services.start_session(knowledge)
+    token = capability.sign_read_capability(session_id, user.pk)
+    with transaction.atomic():
+        services.update_progress(session_id, message="inside the caller's transaction")
+        assert cache.read(store, session_id) is not None
+        seen = bare_client().get(status_url(session_id), **with_capability(token)).json()
+        assert seen["message"] == "inside the caller's transaction"
+        services.update_progress(session_id, message="and again")  # not blocked by a lock
+        assert b"and again" in cache.read(store, session_id).body
+
+
+def test_a_database_error_on_the_fast_path_falls_back_to_the_drf_view(
+    session_id, token, user, monkeypatch
+):
+    from django.db import DatabaseError
+
+    from progress_tracking import selectors
+
+    real = selectors.session_for_api
+    calls = []
+
+    def failing_once(sid):
+        calls.append(sid)
+        if len(calls) == 1:
+            raise DatabaseError("connection lost")
+        return real(sid)
+
+    monkeypatch.setattr(selectors, "session_for_api", failing_once)
+    response = cookie_client(user).get(status_url(session_id), **with_capability(token))
+
+    assert response.status_code == 200
+    assert len(calls) == 2  # the fast path's, then the DRF view's
+    assert capability.HEADER in response  # answered by the DRF view
+
+
+def test_remember_and_sync_survive_a_broken_cache_and_bad_ids(settings, caplog, session_id):
+    from django.core.cache import caches
+
+    use_cache(settings, backend=BROKEN)
+    record = cache.tombstone()
+    with caplog.at_level(logging.WARNING, logger="progress_tracking"):
+        cache.remember(caches["progress"], session_id, record)
+        cache.sync_session("not-a-uuid")  # nothing to do, nothing raised
+        cache.forget_sessions([])
+    assert "not caching" in caplog.text
