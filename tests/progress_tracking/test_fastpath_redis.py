@@ -39,13 +39,17 @@ def redis_answers() -> str | None:
     return None
 
 
-@pytest.fixture
-def redis_cache(settings):
+def require_redis() -> None:
     problem = redis_answers()
     if problem:
         if os.environ.get("PROGRESS_TRACKING_REQUIRE_REDIS"):
             pytest.fail(f"Redis is required here: {problem}")
         pytest.skip(f"{problem} (set PROGRESS_TRACKING_TEST_REDIS_URL to use another one)")
+
+
+@pytest.fixture
+def redis_cache(settings):
+    require_redis()
     store = use_cache(settings, backend=REDIS_BACKEND, location=REDIS_URL)
     store.clear()
     yield store
@@ -187,9 +191,7 @@ def test_the_backend_keeps_one_client_per_pool(redis_cache):
 
 def test_the_backend_behaves_like_djangos(settings):
     """The same operations through Django's own RedisCache and ours give the same results."""
-    problem = redis_answers()
-    if problem:
-        pytest.skip(problem)
+    require_redis()
     from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 
     from progress_tracking.redis_cache import RedisCache
