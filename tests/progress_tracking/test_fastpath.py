@@ -564,3 +564,20 @@ def test_remember_and_sync_survive_a_broken_cache_and_bad_ids(settings, caplog, 
         cache.sync_session("not-a-uuid")  # nothing to do, nothing raised
         cache.forget_sessions([])
     assert "not caching" in caplog.text
+
+
+def test_a_reader_that_read_before_a_clear_cannot_bring_the_session_back(
+    session_id, token, settings, write, user
+):
+    store = use_cache(settings)
+    store.delete(cache.key_for(session_id))  # not cached: the next reader goes to the database
+    from progress_tracking import selectors
+
+    found = selectors.session_for_api(session_id)  # a reader reads the row...
+    read_before = cache.build_record(found.progress, found.owner_id, found.updated_at)
+    write(services.clear_progress, session_id)  # ...the session is cleared...
+    cache.remember(store, session_id, read_before)  # ...then the reader stores what it read
+
+    response = bare_client().get(status_url(session_id), **with_capability(token))
+
+    assert as_triple(response) == missing_404(user)
