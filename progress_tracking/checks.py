@@ -181,12 +181,17 @@ def _points_to_user(field: models.ForeignKey) -> bool:
     return str(label).lower() == settings.AUTH_USER_MODEL.lower()
 
 
+# Cache backends the fast path must not rely on: each process has its own (workers' writes
+# never reach the web processes'), or ``add`` is not atomic.
+PER_PROCESS_CACHES = frozenset({"LocMemCache", "FileBasedCache"})
+
+
 def check_fast_path(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list[Any]:
     """The read cache names one of the host's CACHES; capabilities stay short-lived."""
     raw = getattr(settings, "PROGRESS_TRACKING", {})
     if not isinstance(raw, dict):
         return []  # reported by check_settings
-    errors = []
+    errors: list[checks.CheckMessage] = []
     alias = raw.get("CACHE")
     if alias is not None and (not isinstance(alias, str) or alias not in settings.CACHES):
         errors.append(
@@ -196,6 +201,18 @@ def check_fast_path(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> 
                 "E013",
             )
         )
+    elif alias is not None:
+        backend = str(settings.CACHES[alias].get("BACKEND", ""))
+        if backend.rsplit(".", 1)[-1] in PER_PROCESS_CACHES:
+            errors.append(
+                checks.Warning(
+                    f"PROGRESS_TRACKING['CACHE'] uses {backend}, which is not shared by all "
+                    "processes (or has no atomic add): polls may show progress older than the "
+                    "database.",
+                    hint="Use Redis (progress_tracking.redis_cache.RedisCache) or Memcached.",
+                    id="progress_tracking.W013",
+                )
+            )
     max_age = raw.get("CAPABILITY_MAX_AGE", DEFAULTS["CAPABILITY_MAX_AGE"])
     numeric = isinstance(max_age, int | float) and not isinstance(max_age, bool)
     if numeric and max_age > CAPABILITY_MAX_AGE_LIMIT:

@@ -453,8 +453,33 @@ def test_cache_alias_must_exist(settings):
 
     settings.PROGRESS_TRACKING = {"CACHE": "nowhere"}
     assert [e.id for e in check_fast_path()] == ["progress_tracking.E013"]
-    settings.PROGRESS_TRACKING = {"CACHE": "default"}
+    settings.CACHES = {
+        **settings.CACHES,
+        "shared": {"BACKEND": "progress_tracking.redis_cache.RedisCache", "LOCATION": "x"},
+    }
+    settings.PROGRESS_TRACKING = {"CACHE": "shared"}
     assert check_fast_path() == []
+
+
+@pytest.mark.parametrize(
+    ("backend", "warned"),
+    [
+        ("django.core.cache.backends.locmem.LocMemCache", True),
+        ("django.core.cache.backends.filebased.FileBasedCache", True),
+        ("django.core.cache.backends.redis.RedisCache", False),
+        ("progress_tracking.redis_cache.RedisCache", False),
+        ("django.core.cache.backends.memcached.PyMemcacheCache", False),
+    ],
+)
+def test_a_per_process_cache_is_warned_about(settings, backend, warned):
+    from progress_tracking.checks import check_fast_path
+
+    settings.CACHES = {**settings.CACHES, "progress": {"BACKEND": backend, "LOCATION": "x"}}
+    settings.PROGRESS_TRACKING = {"CACHE": "progress"}
+
+    ids = [e.id for e in check_fast_path()]
+
+    assert ids == (["progress_tracking.W013"] if warned else [])
 
 
 def test_capability_age_is_bounded(settings):
