@@ -148,6 +148,22 @@ PROGRESS_TRACKING = {
     ),
 }
 
+# The fast read path (docs/operations.md): polls answer from a shared cache kept in step by the
+# writes, e.g. PROGRESS_CACHE_URL=redis://127.0.0.1:6379/0. Unset: polls read the database.
+if env("PROGRESS_CACHE_URL", default=""):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "progress": env.cache_url("PROGRESS_CACHE_URL"),
+    }
+    if CACHES["progress"]["BACKEND"].endswith("RedisCache"):
+        # One redis client per pool, not per call (docs/operations.md).
+        CACHES["progress"]["BACKEND"] = "progress_tracking.redis_cache.RedisCache"
+        # A Redis that stops answering must cost a poll milliseconds, not a worker.
+        CACHES["progress"].setdefault("OPTIONS", {}).update(
+            {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+        )
+    PROGRESS_TRACKING["CACHE"] = "progress"
+
 # The knowledge demo: upload limits, work allowed per file (defaults and meanings in
 # knowledge/conf.py and docs/knowledge-demo.md), and an optional pause after every
 # processing step (slow motion for demos and browser tests).

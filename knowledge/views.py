@@ -23,6 +23,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from progress_tracking import services
+from progress_tracking.capability import HEADER as CAPABILITY_HEADER
+from progress_tracking.capability import read_capability_for
 from progress_tracking.exceptions import InvalidProgressData
 from progress_tracking.models import FileStatus, Knowledge
 
@@ -200,6 +202,10 @@ class UploadView(APIView):
             status=status.HTTP_202_ACCEPTED,
         )
         response["Location"] = request.build_absolute_uri(status_url)
+        # Lets the page's poller take the fast path from its first poll.
+        token = read_capability_for(request.user, session_id)
+        if token:
+            response[CAPABILITY_HEADER] = token
         return response
 
 

@@ -14,6 +14,7 @@ from django.utils.module_loading import import_string
 
 from .conf import (
     BOOL_KEYS,
+    CAPABILITY_MAX_AGE_LIMIT,
     DEFAULTS,
     DURATION_KEYS,
     POSITIVE_INT_KEYS,
@@ -30,6 +31,7 @@ def register() -> None:
     checks.register(check_setting_combinations, checks.Tags.compatibility)
     checks.register(check_model, checks.Tags.models)
     checks.register(check_authentication, checks.Tags.security)
+    checks.register(check_fast_path, checks.Tags.caches)
 
 
 def _error(msg: str, hint: str, id_: str) -> checks.Error:
@@ -304,3 +306,50 @@ def _points_to_user(field: models.ForeignKey) -> bool:
     target = field.remote_field.model
     label = target if isinstance(target, str) else target._meta.label
     return str(label).lower() == settings.AUTH_USER_MODEL.lower()
+
+
+# Cache backends the fast path must not rely on: each process has its own (workers' writes
+# never reach the web processes'), or ``add`` is not atomic.
+PER_PROCESS_CACHES = frozenset({"LocMemCache", "FileBasedCache"})
+
+
+def check_fast_path(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list[Any]:
+    """The read cache names one of the host's CACHES; capabilities stay short-lived."""
+    raw = getattr(settings, "PROGRESS_TRACKING", {})
+    if not isinstance(raw, dict):
+        return []  # reported by check_settings
+    errors: list[checks.CheckMessage] = []
+    alias = raw.get("CACHE")
+    if alias is not None and (not isinstance(alias, str) or alias not in settings.CACHES):
+        errors.append(
+            _error(
+                f"PROGRESS_TRACKING['CACHE'] is {alias!r}, which is not an alias in CACHES.",
+                f"Use one of {', '.join(sorted(settings.CACHES))}, or None to read the database.",
+                "E013",
+            )
+        )
+    elif alias is not None:
+        backend = str(settings.CACHES[alias].get("BACKEND", ""))
+        if backend.rsplit(".", 1)[-1] in PER_PROCESS_CACHES:
+            errors.append(
+                checks.Warning(
+                    f"PROGRESS_TRACKING['CACHE'] uses {backend}, which is not shared by all "
+                    "processes (or has no atomic add): polls may show progress older than the "
+                    "database.",
+                    hint="Use Redis (progress_tracking.redis_cache.RedisCache) or Memcached.",
+                    id="progress_tracking.W013",
+                )
+            )
+    max_age = raw.get("CAPABILITY_MAX_AGE", DEFAULTS["CAPABILITY_MAX_AGE"])
+    numeric = isinstance(max_age, int | float) and not isinstance(max_age, bool)
+    if numeric and max_age > CAPABILITY_MAX_AGE_LIMIT:
+        errors.append(
+            _error(
+                f"PROGRESS_TRACKING['CAPABILITY_MAX_AGE'] is {max_age!r} seconds; a read "
+                f"capability may live at most {CAPABILITY_MAX_AGE_LIMIT} seconds.",
+                f"The default is {DEFAULTS['CAPABILITY_MAX_AGE']}: clients renew it through "
+                "their normal authentication.",
+                "E005",
+            )
+        )
+    return errors

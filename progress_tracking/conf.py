@@ -61,6 +61,10 @@ DEFAULTS: dict[str, Any] = {
     # PostgreSQL: write progress on a separate connection when the caller is inside its own
     # transaction, so pollers see it before the caller commits.
     "WRITE_OUTSIDE_TRANSACTION": True,
+    # Alias of one of the host's CACHES for the fast status read path; None reads the database.
+    "CACHE": None,
+    # Seconds a signed read capability (X-Progress-Capability) stays valid; at most a day.
+    "CAPABILITY_MAX_AGE": 600,
 }
 
 DURATION_KEYS = ("STALE_AFTER", "FINISHED_TTL")
@@ -70,7 +74,10 @@ POSITIVE_NUMBER_KEYS = (
     "HEARTBEAT_INTERVAL",
     "AUTO_CLEANUP_INTERVAL",
     "RECORDER_GRACE_PERIOD",
+    "CAPABILITY_MAX_AGE",
 )
+# A capability outliving this is no longer "short-lived": refused by a system check.
+CAPABILITY_MAX_AGE_LIMIT = 86400
 POSITIVE_INT_KEYS = (
     "FILES_LIMIT",
     "CLEANUP_BATCH_SIZE",

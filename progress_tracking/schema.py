@@ -111,6 +111,22 @@ def _status_schema() -> dict[str, Any]:
                     [200, 304],
                 ),
                 _poll_interval([200, 304, 404]),
+                OpenApiParameter(
+                    "X-Progress-Capability",
+                    str,
+                    OpenApiParameter.HEADER,
+                    description="A signed read capability for this session, as handed out in "
+                    "the X-Progress-Capability response header. With a valid one the poll needs "
+                    "no other authentication; an invalid or expired one is ignored.",
+                ),
+                OpenApiParameter(
+                    "X-Progress-Capability",
+                    str,
+                    OpenApiParameter.HEADER,
+                    description="A fresh read capability for the session, sent to its owner "
+                    "when the poll was authenticated by cookie or token.",
+                    response=[200, 304],
+                ),
             ],
             responses={
                 200: ProgressStatusSerializer,

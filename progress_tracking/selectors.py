@@ -79,6 +79,8 @@ class SessionRecord:
     progress: dict[str, Any]
     owner_id: Any
     model: type[Model] | None = None
+    # When the row was last written (the fast path's cache derives the expiry from it).
+    updated_at: datetime | None = None
 
 
 def _live_record(session_id: object, *, with_owner: bool) -> SessionRecord | None:
@@ -99,7 +101,7 @@ def _live_record(session_id: object, *, with_owner: bool) -> SessionRecord | Non
         progress = live_progress(*row[:3])
         if progress is None:
             return (None,)  # found but stale: no other model holds it
-        return (SessionRecord(progress, row[3] if owner else None, model),)
+        return (SessionRecord(progress, row[3] if owner else None, model, row[2]),)
 
     found = hosts.first_found(uuid, ask)
     return found[0] if found else None

@@ -18,6 +18,7 @@ from django.db.models import Model
 from django.dispatch import Signal
 from django.utils import timezone
 
+from . import cache as progress_cache
 from . import history, hosts, signals, state, storage
 from .conf import app_settings
 from .exceptions import InvalidProgressData, SessionActive, SessionNotFound, SessionStale
@@ -103,6 +104,8 @@ def _send_after_commit(signal: Signal, result: storage.WriteResult, model: type[
     assert progress is not None
 
     def send() -> None:
+        # The fast read path's cache follows every committed write (no-op without a cache).
+        progress_cache.sync_session(progress["session_id"], model)
         if state.is_final(progress):
             # Any final status (FINAL_STATUSES), once its write has committed: see history.
             history.record_finished(model, progress)
@@ -276,7 +279,10 @@ def clear_progress(session_id: str | UUID) -> bool:
 
     def clear_in(model: type[Model]) -> bool | None:
         rows = model._default_manager.filter(progress_session_id=uuid_)
-        return True if rows.update(**storage.cleared_values()) else None
+        if not rows.update(**storage.cleared_values()):
+            return None
+        progress_cache.sync_after_commit(uuid_, model)
+        return True
 
     return bool(hosts.first_found(uuid_, clear_in))
 
@@ -308,8 +314,22 @@ def cleanup_stale_progress(
         if dry_run:
             removed += stale.count()
             continue
-        while pks := list(stale.values_list("pk", flat=True)[:size]):
-            removed += stale.filter(pk__in=pks).update(**storage.cleared_values())
+        while batch := list(stale.values_list("pk", "progress_session_id")[:size]):
+            removed += stale.filter(pk__in=[pk for pk, _ in batch]).update(
+                **storage.cleared_values()
+            )
+            if app_settings.CACHE:
+                _forget_removed([sid for _, sid in batch], model._default_manager)
             if between_batches is not None and not between_batches(removed):
                 return removed
     return removed
+
+
+def _forget_removed(session_ids: list[UUID | None], manager: Any) -> None:
+    """Tombstone the cached records of the sessions this batch removed (one query)."""
+    kept = set(
+        manager.filter(progress_session_id__in=session_ids).values_list(
+            "progress_session_id", flat=True
+        )
+    )
+    progress_cache.forget_sessions([sid for sid in session_ids if sid not in kept])

@@ -29,7 +29,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from . import schema, selectors, services, sweeper
+from . import capability, schema, selectors, services, sweeper
 from .conf import app_settings
 from .serializers import ClearedSerializer, ProgressStatusSerializer
 from .text import scrubbed
@@ -69,15 +69,19 @@ def status_etag(progress: dict[str, Any], files_limit: int) -> str:
     """A strong ETag that changes whenever the status body does, without rendering it.
 
     Every write through the services bumps ``version``. Progress written in the seed's format
-    has no version, so its ETag is derived from the whole stored dict instead.
+    has no version, so its ETag is derived from the whole stored dict instead. The ETag is
+    ``"<version>-<digest>"``.
     """
     version = progress.get("version")
     if isinstance(version, int) and not isinstance(version, bool) and version > 0:
         state = f"{version}:{progress.get('last_updated')}:{progress.get('status')}"
     else:
+        version = 0
         state = json.dumps(progress, sort_keys=True, default=str)
     key = f"{BODY_FORMAT}:{files_limit}:{progress.get('session_id')}:{state}"
-    return f'"{hashlib.blake2b(key.encode(), digest_size=16).hexdigest()}"'
+    digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    # The version leads, so the fast path can tell a client that has seen newer (fastpath).
+    return f'"{version}-{digest}"'
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
@@ -196,10 +200,11 @@ class SessionStatusView(ProgressAPIView):
     poll_interval_header = True
 
     def get(self, request: Request, session_id: str) -> Response:
-        progress = self.get_session(session_id).progress
+        record = self.get_session(session_id)
+        progress = record.progress
         files_limit = app_settings.FILES_LIMIT
         etag = status_etag(progress, files_limit)
-        headers = {"ETag": etag}
+        headers = {"ETag": etag, **capability.issued_headers(request.user, record)}
         if etag_matches(request.headers.get("If-None-Match"), etag):
             return Response(status=304, headers=headers)
         body = ProgressStatusSerializer(progress, context={"files_limit": files_limit}).data

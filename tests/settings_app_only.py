@@ -97,3 +97,14 @@ REST_FRAMEWORK = {
 }
 
 PROGRESS_TRACKING: dict = {}
+
+# Worker processes of the fast-path race test share a Redis cache (PROGRESS_CACHE_URL).
+if os.environ.get("PROGRESS_CACHE_URL", "").startswith("redis://"):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "progress": {
+            "BACKEND": "progress_tracking.redis_cache.RedisCache",
+            "LOCATION": os.environ["PROGRESS_CACHE_URL"],
+        },
+    }
+    PROGRESS_TRACKING["CACHE"] = "progress"

@@ -16,6 +16,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 
+from ..capability import read_capability_for
 from ..conf import app_settings
 from ..models import AbstractProgressModel, FileStatus, ProgressStatus
 from ..selectors import get_progress
@@ -98,8 +99,14 @@ def file_rows(status: Mapping[str, Any]) -> tuple[list[dict[str, Any]], int]:
     return rows, max(0, total - len(rows))
 
 
-@register.inclusion_tag("progress_tracking/progress_bar.html")
+def _viewer(context: template.Context) -> Any:
+    request = context.get("request")
+    return getattr(request, "user", None) if request is not None else context.get("user")
+
+
+@register.inclusion_tag("progress_tracking/progress_bar.html", takes_context=True)
 def progress_bar(
+    context: template.Context,
     session_id: Any = None,
     *,
     label: str | None = None,
@@ -116,7 +123,9 @@ def progress_bar(
     (one indexed query) so a finished session shows its final state without polling.
     ``session_id`` may also be a row of any progress model (its current session). An
     empty ``session_id`` renders a hidden idle bar; with ``resume=True`` the script gives it
-    the sessions this browser still tracks (``discover=True`` also asks the server).
+    the sessions this browser still tracks (``discover=True`` also asks the server). For a
+    logged-in viewer the bar carries a read capability (``data-capability``), so its polls
+    take the fast path from the first one.
     """
     if isinstance(session_id, AbstractProgressModel):
         # {% progress_bar knowledge %}: the row's current session, if any.
@@ -147,6 +156,7 @@ def progress_bar(
         "show_files": show_files,
         "resume": resume,
         "discover": discover,
+        "capability": (read_capability_for(_viewer(context), sid) or "") if sid else "",
     }
 
 

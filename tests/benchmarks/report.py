@@ -15,6 +15,7 @@ TITLES = {
     "writes": "3. Write path",
     "cleanup": "4. Cleanup sweep",
     "browser": "5. Tabs in a real browser",
+    "fastpoll": "6. The fast path against celery-progress",
 }
 ENDPOINT_LABELS = {
     "minimal": "minimal DRF endpoint",
@@ -66,6 +67,16 @@ least as fast as the minimal endpoint" cannot hold while a 304 needs one more qu
 both targets are misses for that reason, not for the app's code. Caching the compiled SQL of the
 lookup would save part of the ORM's share, but bypassing the host's default manager (a
 multi-tenant or soft-delete filter) is not a trade a reusable app should make silently.
+
+**The fast path's cache read** (scenario 6). cProfile over the Django test client, polling
+with a capability against Redis, showed the largest cost of a cached poll inside Django's
+`RedisCacheClient.get_client`, which builds a new `redis.Redis` around its pool for every
+operation; with redis-py 8 that construction cost more than the GET's round trip (timed in one
+process on this machine while it was busy: `cache.get` 443 µs, building the client alone
+180 µs, a GET on a kept client 115 µs). A quick run of scenario 6 before and after the fix, minutes
+apart: a cached 200 went from 0.61 to 1.42 of celery-progress's throughput.
+`progress_tracking.redis_cache.RedisCache` keeps one client per pool; the benchmark's (and the
+demo's) `PROGRESS_CACHE_URL` uses it. celery-progress's backend keeps its client too.
 
 **Write path** (no target; py-spy on one `update_file_progress` worker). The worker spends most
 of its time waiting for PostgreSQL: a service call is `SELECT … FOR UPDATE`, `UPDATE`, `COMMIT`
@@ -323,6 +334,52 @@ def machine_table(m: dict[str, Any]) -> str:
     return table(["", ""], rows)
 
 
+def section_fastpoll(r: dict[str, Any]) -> str:
+    from .scenario_fastpoll import LABELS
+
+    eps, ratios = r["endpoints"], r["ratios"]
+    rows = [
+        [
+            LABELS.get(name, name),
+            fmt(e["rps"]),
+            f"{ratios[name]['vs_bare_drf']:.2f}",
+            f"{ratios[name]['vs_celery_progress']:.2f}",
+            f"{ratios[name]['vs_same_db_drf']:.2f}",
+            fmt(e["p50_ms"], 2),
+            fmt(e["p99_ms"], 2),
+            fmt(e["statuses"]["2xx"]),
+            fmt(e["statuses"]["304"]),
+            fmt(e["statuses"]["other"] + (e.get("errors") or 0)),
+        ]
+        for name, e in eps.items()
+    ]
+    headers = [
+        "endpoint",
+        "req/s",
+        "× bare DRF (SQLite)",
+        "× celery-progress",
+        "× bare DRF, same database",
+        "p50 ms",
+        "p99 ms",
+        "2xx",
+        "304",
+        "other + errors",
+    ]
+    return f"""{r["server"]}; load: {r["load"]}. The bare DRF views and the cookie polls send the
+session cookie of a real login; capability polls send only `X-Progress-Capability` (the one
+the first cookie poll handed out, as polling.js does) and, for 304, the current
+`If-None-Match`. Before measuring, each capability endpoint is checked to be answered by the
+fast path. celery-progress answers a running task's progress from its Redis result backend,
+with no authentication; its Redis is the same server as the progress cache.
+
+{table(headers, rows)}
+
+Ratios are the median of the per-round ratios (every round measures all endpoints back to
+back). Query counts per poll are pinned in `tests/progress_tracking/test_fastpath.py`: 0 with
+Redis and a capability, 1 (the indexed session lookup) with a capability and no cache, 3 by
+cookie (session, user, progress) as before."""
+
+
 def render_markdown(data: dict[str, Any]) -> str:
     scenarios = data["scenarios"]
     sections = {
@@ -331,6 +388,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         "writes": section_writes,
         "cleanup": section_cleanup,
         "browser": section_browser,
+        "fastpoll": section_fastpoll,
     }
     body = []
     for name, render_section in sections.items():
@@ -390,11 +448,13 @@ python3 dev.py bench --report-only      # re-render this page and the plot from 
 
 It needs PostgreSQL (default `postgres://postgres@127.0.0.1:5432/test`; `--postgres URL` or
 `BENCH_POSTGRES_URL`: the harness creates its own scratch databases there and drops them),
-[`wrk`](https://github.com/wg/wrk) (`apt-get install wrk`) and, for the browser scenario,
-Chromium at `/usr/bin/chromium` (`PROGRESS_TRACKING_CHROMIUM`). `dev.py` installs the `bench`
-dependency group (gunicorn, matplotlib, Playwright) into `.venv`. All load goes to 127.0.0.1,
-and every step is bounded in time. The harness is not part of the test suite: pytest collects
-nothing under `tests/benchmarks/`.
+[`wrk`](https://github.com/wg/wrk) (`apt-get install wrk`), for scenario 6 Redis
+(`BENCH_REDIS_URL`, default `redis://127.0.0.1:6379/7`, flushed at the start) and, for the
+browser scenario, Chromium at `/usr/bin/chromium` (`PROGRESS_TRACKING_CHROMIUM`). `dev.py`
+installs the `bench` dependency group (gunicorn, matplotlib, Playwright, celery and
+celery-progress) into `.venv`. All load goes to 127.0.0.1, and every step is bounded in
+time. The harness is not part of the test suite: pytest collects nothing under
+`tests/benchmarks/`.
 
 How: a scratch PostgreSQL database is migrated; gunicorn serves the demo project with
 `tests.benchmarks.settings` (the demo's settings, `DEBUG` off, persistent database connections,

@@ -8,6 +8,8 @@ free loopback port, logs in as a benchmark user, and runs the scenarios:
     writes    3. services, ProgressRecorder and a bare ORM UPDATE; 1 and 8 worker processes
     cleanup   4. sweeping 100,000 stale sessions among 200,000 rows while a poller polls
     browser   5. requests reaching the server with 1, 3 and 10 tabs open (Chromium)
+    fastpoll  6. the fast path (read capability, with and without Redis, SQLite and
+                 PostgreSQL) against celery-progress and the bare Django and DRF views
 
 A full run writes ``tests/benchmarks/results/latest.json`` and regenerates
 ``docs/benchmarks.md`` and ``docs/benchmarks.png``; a run of some scenarios replaces theirs
@@ -77,6 +79,7 @@ class Context:
 def scenarios() -> dict[str, Callable[[Context], dict[str, Any]]]:
     from .scenario_browser import run_browser
     from .scenario_cleanup import run_cleanup
+    from .scenario_fastpoll import run_fastpoll
     from .scenario_poll import run_scale, run_throughput
     from .scenario_write import run_writes
 
@@ -86,10 +89,11 @@ def scenarios() -> dict[str, Callable[[Context], dict[str, Any]]]:
         "writes": run_writes,
         "cleanup": run_cleanup,
         "browser": run_browser,
+        "fastpoll": run_fastpoll,
     }
 
 
-SCENARIO_NAMES = ("poll", "scale", "writes", "cleanup", "browser")
+SCENARIO_NAMES = ("poll", "scale", "writes", "cleanup", "browser", "fastpoll")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -139,12 +143,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def check_prerequisites(args: argparse.Namespace) -> None:
     import psycopg
 
-    if not Path(WRK).exists() and (args.only is None or {"poll", "scale"} & set(args.only)):
+    if not Path(WRK).exists() and (
+        args.only is None or {"poll", "scale", "fastpoll"} & set(args.only)
+    ):
         raise SystemExit("wrk not found: apt-get install wrk (the poll scenarios need it)")
     try:
         psycopg.connect(args.postgres, connect_timeout=5).close()
     except psycopg.Error as exc:
         raise SystemExit(f"PostgreSQL not reachable at {args.postgres}: {exc}") from None
+    if args.only is None or "fastpoll" in args.only:
+        from .peers import redis_url
+
+        try:
+            import redis
+
+            redis.Redis.from_url(redis_url(), socket_connect_timeout=2).ping()
+        except Exception as exc:
+            raise SystemExit(
+                f"Redis not reachable at {redis_url()} (BENCH_REDIS_URL): {exc}"
+            ) from None
 
 
 def setup_django(database_url: str) -> None:

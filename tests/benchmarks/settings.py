@@ -23,6 +23,8 @@ PROGRESS_TRACKING = {
     "FINISHED_TTL": env.float("BENCH_FINISHED_TTL", default=86400),
     # Off unless a scenario measures it: the cleanup scenario sweeps with the command.
     "AUTO_CLEANUP": env.bool("BENCH_AUTO_CLEANUP", default=False),
+    # Read capabilities outlive a whole run (the default is 10 minutes).
+    "CAPABILITY_MAX_AGE": 3600,
 }
 
 LOGGING = {

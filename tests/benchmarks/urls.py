@@ -13,6 +13,8 @@ from rest_framework.views import APIView
 from config.urls import urlpatterns as demo_urlpatterns
 from progress_tracking.models import Knowledge
 
+from .peers import bare_view, celery_progress_view
+
 
 class MinimalView(APIView):
     """The cheapest authenticated DRF endpoint: the floor the status endpoint is held to.
@@ -50,5 +52,7 @@ urlpatterns = [
     *demo_urlpatterns,
     path("bench/ok", MinimalView.as_view(), name="bench-ok"),
     path("bench/one-query/<uuid:session_id>", OneQueryView.as_view(), name="bench-one-query"),
+    path("bench/bare", bare_view, name="bench-bare"),
+    path("bench/celery-progress/<str:task_id>", celery_progress_view, name="bench-celery"),
     re_path(r"^static/(?P<path>.*)$", serve, {"insecure": True}),
 ]

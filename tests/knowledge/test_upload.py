@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from knowledge.models import Document
-from progress_tracking import services
+from progress_tracking import capability, services
 from progress_tracking.models import Knowledge
 
 SAMPLES = Path(__file__).resolve().parents[2] / "knowledge" / "samples"
@@ -47,6 +47,8 @@ def test_upload_answers_202_with_the_session_and_processes_in_the_task(
     body = response.json()
     assert response["Location"] == body["status_url"]
     assert body["status_url"].endswith(f"/api/v1/progress/{body['session_id']}/status")
+    claim = capability.verify(response[capability.HEADER])
+    assert claim == capability.ReadClaim(body["session_id"], str(kb.user.pk))
     assert [d["name"] for d in body["documents"]] == ["notes.txt", "broken.pdf"]
     progress = services.get_progress(body["session_id"])
     assert progress["status"] == "completed"

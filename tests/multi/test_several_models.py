@@ -273,3 +273,63 @@ def test_history_records_which_model_and_whose_row(
         ("multi_app.Report", str(rows["Report"].pk), ""),
         ("multi_app.Upload", str(rows["Upload"].pk), owner),
     }
+
+
+def test_capability_polls_find_each_session_in_its_own_model(
+    rows, user, settings, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    """The fast path (cache kept by the writes, and without a cache) reads the session from
+    whichever model holds it, with its owner taken from that model's own owner field."""
+    from progress_tracking import cache, capability
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "progress": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "m"},
+    }
+    settings.PROGRESS_TRACKING = {**settings.PROGRESS_TRACKING, "CACHE": "progress"}
+    cache.get_cache().clear()
+    owned = ("Export", "Import", "Upload")  # not Knowledge, the default model
+    with django_capture_on_commit_callbacks(execute=True):
+        sids = {name: services.start_session(rows[name], total_files=1) for name in owned}
+        for name, sid in sids.items():
+            services.update_progress(sid, message=f"{name} at work")
+    cookie = client_for(user)
+    for name, sid in sids.items():
+        token = capability.sign_read_capability(sid, user.pk)
+        headers = {capability.META_KEY: token}
+        with freeze_time(timezone.now()):  # both bodies' elapsed_seconds at one moment
+            with django_assert_num_queries(0):
+                fast = APIClient().get(status_url(sid), **headers)
+            expected = cookie.get(status_url(sid))
+        assert fast.status_code == 200, name
+        assert fast.content == expected.content, name
+        assert fast["ETag"] == expected["ETag"], name
+        with django_assert_num_queries(0):
+            again = APIClient().get(status_url(sid), HTTP_IF_NONE_MATCH=fast["ETag"], **headers)
+        assert again.status_code == 304, name
+    # Without the model given, a sync finds the session's model by itself.
+    cache.get_cache().clear()
+    cache.sync_session(sids["Import"])
+    assert cache.read(cache.get_cache(), sids["Import"]).progress["message"] == "Import at work"
+    # A clear in a non-default model reaches the cache: the next poll is a 404, no query.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.clear_progress(sids["Upload"]) is True
+    token = capability.sign_read_capability(sids["Upload"], user.pk)
+    with django_assert_num_queries(0):
+        gone = APIClient().get(status_url(sids["Upload"]), **{capability.META_KEY: token})
+    assert gone.status_code == 404
+
+
+def test_capability_polls_without_a_cache_are_one_query_in_any_model(
+    rows, user, django_assert_num_queries
+):
+    from progress_tracking import capability
+
+    for name in ("Export", "Import", "Upload"):
+        sid = services.start_session(rows[name], total_files=1)
+        token = capability.sign_read_capability(sid, user.pk)
+        with django_assert_num_queries(1):
+            fast = APIClient().get(status_url(sid), **{capability.META_KEY: token})
+        assert fast.status_code == 200, name
+        assert fast.json()["session_id"] == sid
+        assert capability.HEADER not in fast  # answered by the fast path, not the DRF view

@@ -145,8 +145,12 @@ def test_schema_documents_codes_and_headers(openapi):
     paths = openapi["paths"]
     status = paths[STATUS]["get"]["responses"]
     assert set(status) == {"200", "304", "401", "403", "404", "503"}
-    assert set(status["200"]["headers"]) == {"ETag", "X-Poll-Interval"}
-    assert set(status["304"]["headers"]) == {"ETag", "X-Poll-Interval"}
+    headers = {"ETag", "X-Poll-Interval", "X-Progress-Capability"}
+    assert set(status["200"]["headers"]) == headers
+    assert set(status["304"]["headers"]) == headers
+    assert not status["200"]["headers"]["X-Progress-Capability"].get("required")
+    request_headers = {p["name"] for p in paths[STATUS]["get"]["parameters"] if p["in"] == "header"}
+    assert {"If-None-Match", "X-Progress-Capability"} <= request_headers
     assert "content" not in status["304"]
     assert set(paths[DETAIL]["delete"]["responses"]) == {"200", "401", "403", "404", "503"}
     legacy = paths[DETAIL]["get"]

@@ -21,10 +21,12 @@ function shownSessions() {
   );
 }
 
-export function showSession(sessionId) {
+export function showSession(sessionId, capability = null) {
   if (!sessionId || shownSessions().has(sessionId)) return;
   const bar = renumberIds(template.content.firstElementChild.cloneNode(true));
   bar.dataset.sessionId = sessionId;
+  // The upload's answer carries a read capability: the bar's polls take the fast path.
+  if (capability) bar.dataset.capability = capability;
   bar.hidden = false;
   container.append(bar);
   idle.hidden = true;
@@ -53,7 +55,7 @@ form.addEventListener("submit", async (event) => {
     });
     const body = await response.json().catch(() => ({}));
     if (response.status === 202) {
-      showSession(body.session_id);
+      showSession(body.session_id, response.headers.get("X-Progress-Capability"));
       form.reset();
     } else {
       showUploadError(body.detail || `Upload failed (HTTP ${response.status}).`);

@@ -1,5 +1,8 @@
 // Type declarations for polling.js (django-progress-tracking's browser poller).
 
+/** Request and response header of the signed read capability. */
+export declare const CAPABILITY_HEADER: "X-Progress-Capability";
+
 /** State of a whole session. `completed` and `error` are final. */
 export type ProgressState = "processing" | "completed" | "error";
 
@@ -94,6 +97,12 @@ export interface ProgressOptions {
   headers?: Record<string, string> | Headers | Array<[string, string]>;
   /** The fetch to use. Default: the global `fetch`. */
   fetch?: FetchLike;
+  /**
+   * A signed read capability for this session (from `{% progress_bar %}`'s
+   * `data-capability` or an upload response's `X-Progress-Capability` header). Optional:
+   * the poller also picks one up from the status responses by itself.
+   */
+  capability?: string;
 }
 
 export interface ProgressCallbacks {

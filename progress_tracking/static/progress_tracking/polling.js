@@ -11,6 +11,13 @@
  * not grow with the number of open tabs. Without those APIs every tab polls on its own.
  */
 
+/**
+ * Header of the signed read capability. The server hands one out on status responses (and
+ * pages can pass one in `options.capability`); sent back, it lets the server answer a poll
+ * without looking up the caller's session or user. Never put in a URL.
+ */
+export const CAPABILITY_HEADER = "X-Progress-Capability";
+
 const DEFAULTS = Object.freeze({
   interval: 1000,
   staleTimeout: 60000,
@@ -124,6 +131,7 @@ function normalizeOptions(options) {
     baseUrl: normalizeBaseUrl(o.baseUrl),
     headers: headersToObject(o.headers),
     fetch: typeof o.fetch === "function" ? o.fetch : null,
+    capability: typeof o.capability === "string" && o.capability ? o.capability : null,
   };
 }
 
@@ -204,7 +212,8 @@ async function readStatusResponse(response) {
     MAX_SERVER_INTERVAL,
   );
   const code = response.status;
-  if (code === 304) return { kind: "unchanged", interval };
+  const capability = header(response, CAPABILITY_HEADER);
+  if (code === 304) return { kind: "unchanged", interval, capability };
   if (code >= 200 && code < 300) {
     let body;
     try {
@@ -213,7 +222,7 @@ async function readStatusResponse(response) {
       return { kind: "transient", interval };
     }
     if (!isStatusBody(body)) return { kind: "transient", interval };
-    return { kind: "status", status: body, etag: header(response, "ETag"), interval };
+    return { kind: "status", status: body, etag: header(response, "ETag"), interval, capability };
   }
   if (code === 404) {
     const message = await readDetail(response, "Progress session not found.");
@@ -434,6 +443,7 @@ export class ProgressPoller {
   #changeKey;
   #changedAt = 0;
   #etag = null;
+  #capability = null;
   #serverInterval = null;
   #failures = 0;
   #lastAttemptAt = 0;
@@ -455,6 +465,7 @@ export class ProgressPoller {
     }
     this.sessionId = String(sessionId);
     this.#options = normalizeOptions(options);
+    this.#capability = this.#options.capability;
     this.#listeners.add({ onComplete, onError, onProgress: options?.onProgress });
   }
 
@@ -642,6 +653,7 @@ export class ProgressPoller {
     this.#lastAttemptAt = e.now();
     const timeout = e.setTimeout(() => controller.abort(), REQUEST_TIMEOUT);
     const conditional = this.#etag && this.#status ? { "If-None-Match": this.#etag } : {};
+    if (this.#capability) conditional[CAPABILITY_HEADER] = this.#capability;
     let outcome;
     try {
       const fetchImpl = fetcher(this.#options);
@@ -661,6 +673,8 @@ export class ProgressPoller {
   #handle(outcome) {
     this.#answered = true;
     if (outcome.interval) this.#serverInterval = outcome.interval;
+    // A fresh capability comes with answers to cookie/token polls (e.g. after one expired).
+    if (outcome.capability) this.#capability = outcome.capability;
     if (outcome.kind === "not_found" || outcome.kind === "forbidden") {
       this.#end(outcome.kind, outcome.message, outcome.httpStatus);
       return;
@@ -746,6 +760,7 @@ export class ProgressPoller {
       sessionId: this.sessionId,
       status: this.#status,
       etag: this.#etag,
+      capability: this.#capability,
       changedAt: this.#changedAt,
       interval: this.#serverInterval,
     });
@@ -767,6 +782,7 @@ export class ProgressPoller {
     this.#leaderTab = message.from;
     this.#armWatchdog();
     if (message.etag) this.#etag = message.etag;
+    if (typeof message.capability === "string") this.#capability = message.capability;
     if (message.interval) this.#serverInterval = message.interval;
     if (isStatusBody(message.status) && this.#acceptStatus(message.status)) return;
     if (Number.isFinite(message.changedAt)) this.#changedAt = message.changedAt;

@@ -245,8 +245,10 @@ class ProgressBarController {
     this.sessionId = element.getAttribute("data-session-id") || "";
     const interval = Number(element.getAttribute("data-interval"));
     const baseUrl = element.getAttribute("data-base-url");
+    const capability = element.getAttribute("data-capability");
     this.pollerOptions = {
       ...(baseUrl !== null ? { baseUrl } : {}),
+      ...(capability ? { capability } : {}),
       ...(interval > 0 ? { interval } : {}),
       ...pollerOptions,
     };
