@@ -141,6 +141,8 @@ export class FakeServer {
   answer(call) {
     const path = new URL(call.url, "http://testserver").pathname;
     if (call.method === "GET" && path.endsWith("/")) return json({ results: this.listed });
+    const cancel = call.method === "POST" && path.match(/\/([^/]+)\/cancel$/);
+    if (cancel) return this.cancel(decodeURIComponent(cancel[1]));
     const match = path.match(/\/([^/]+)\/status$/);
     if (!match) return json({ detail: "Not found." }, 404);
     const body = this.sessions.get(decodeURIComponent(match[1]));
@@ -151,6 +153,14 @@ export class FakeServer {
       return new Response(null, { status: 304, headers: { ETag: etag, ...extra } });
     }
     return json(body, 200, { ETag: etag, "Cache-Control": "no-cache", ...extra });
+  }
+
+  /** POST {id}/cancel: a processing session ends cancelled; a finished one stays as it is. */
+  cancel(sessionId) {
+    const body = this.sessions.get(sessionId);
+    if (!body) return json({ detail: "Progress session not found." }, 404);
+    if (body.status !== "processing") return json(body);
+    return json(this.update(sessionId, { status: "cancelled", message: "Processing cancelled." }));
   }
 
   /** Status requests made so far, optionally only those of one tab or session. */

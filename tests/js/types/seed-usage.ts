@@ -49,7 +49,8 @@ export function callbackTypes(): void {
       console.log(percent, files, status.error?.toUpperCase());
     },
     (error: ProgressTrackingError) => {
-      const kind: "failed" | "not_found" | "forbidden" | "stalled" | "unavailable" = error.kind;
+      const kind: "failed" | "cancelled" | "not_found" | "forbidden" | "stalled" | "unavailable" =
+        error.kind;
       console.log(kind, error.message, error.status?.progress);
     },
     {
