@@ -52,7 +52,7 @@ SSE_DEPRECATED_AT = datetime(2026, 11, 1, tzinfo=UTC)
 # Most running sessions one list answer shows (newest first).
 LIST_LIMIT = 50
 # Bump when the status body's shape changes, so cached ETags from older releases never match.
-BODY_FORMAT = "1"
+BODY_FORMAT = "2"
 
 
 def resolve_classes(entries: Iterable[Any]) -> list[type]:

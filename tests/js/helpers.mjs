@@ -82,6 +82,7 @@ export function statusBody(overrides = {}) {
     failed_files: 0,
     files: [],
     files_total: 0,
+    file_list: [],
     version: 1,
     ...overrides,
   };

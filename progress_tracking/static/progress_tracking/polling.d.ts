@@ -34,6 +34,8 @@ export interface ProgressStatus {
   files: ProgressFile[];
   /** How many files the session has, listed or not. */
   files_total: number;
+  /** Names of the session's files in the order they were added, at most `FILES_LIMIT`. */
+  file_list: string[];
   /** Unix seconds. */
   started_at: number | null;
   /** Unix seconds; null until the session is final. */

@@ -46,6 +46,9 @@ export function callbackTypes(): void {
     (status: ProgressStatus) => {
       const percent: number = status.progress;
       const files: string[] = status.files.map((file) => `${file.name}: ${file.status}`);
+      // The seed's client seeds its per-file list from the names of all files.
+      const names: string[] = status.file_list;
+      console.log(names.length);
       console.log(percent, files, status.error?.toUpperCase());
     },
     (error: ProgressTrackingError) => {
