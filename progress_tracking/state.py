@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from .conf import app_settings
 from .exceptions import InvalidProgressData
@@ -155,6 +155,19 @@ def _touched(state: Progress, now: float) -> Progress:
     return state
 
 
+def _advance(state: Progress, value: float) -> None:
+    """Set overall progress, never lower than it was: a viewer never sees the bar go back.
+
+    Files joining a running session, a file reported again from a lower value (a retry)
+    and a file failing part-way can all make the computed figure smaller; the stored one
+    holds until the work catches up with it.
+    """
+    previous = state.get("progress")
+    if isinstance(previous, int | float) and not isinstance(previous, bool) and previous > value:
+        return
+    state["progress"] = value
+
+
 def _recount(state: Progress) -> None:
     """Derive counts and overall progress from the per-file entries, when there are any."""
     files = state.get("files") or []
@@ -170,7 +183,7 @@ def _recount(state: Progress) -> None:
     if len(finished) < state["total_files"]:
         # 100 means "every file finished"; a rounding artefact must not claim it early.
         overall = min(overall, 99.9)
-    state["progress"] = round(overall, 1)
+    _advance(state, round(overall, 1))
 
 
 def unfinished_files(state: Progress) -> int:
@@ -246,7 +259,7 @@ def apply_update(
     if progress is not None:
         if progress == 100 and unfinished_files(new):
             raise InvalidProgressData("progress cannot reach 100 while files are unfinished.")
-        new["progress"] = progress
+        _advance(new, cast(float, progress))  # a number: check_update_args() said so
     return _touched(new, now)
 
 

@@ -438,3 +438,60 @@ describe("the Cancel button", () => {
   });
 });
 
+describe("honest bars: overall progress never moves back", () => {
+  async function barAt(progress, extra = {}) {
+    browser.server.update(sessionId, { progress, ...extra });
+    const bar = buildBar(document, { sessionId });
+    attach(bar);
+    await browser.clock.advance(0);
+    return bar;
+  }
+
+  function shown(bar) {
+    return [
+      part(bar, "bar").getAttribute("aria-valuenow"),
+      part(bar, "percent").textContent,
+      bar.style.getPropertyValue("--progress-tracking-value"),
+    ];
+  }
+
+  test("files joining a running session: the bar holds until the work catches up", async () => {
+    const bar = await barAt(50, { total_files: 2, processed_files: 1 });
+    // An older server (or progress in the seed's format) recomputes 1 of 4 files: 25 %.
+    browser.server.update(sessionId, { progress: 25, total_files: 4 });
+    await browser.clock.advance(1000);
+    assert.deepEqual(shown(bar), ["50", "50%", "50%"]);
+    assert.equal(part(bar, "bar").getAttribute("aria-valuetext"), "1 of 4 files (50%)");
+    browser.server.update(sessionId, { progress: 62.5, processed_files: 2 });
+    await browser.clock.advance(1000);
+    assert.deepEqual(shown(bar), ["63", "63%", "63%"]);
+  });
+
+  test("a file retried from the start: the bar holds, the file's own row restarts", async () => {
+    const bar = await barAt(40, {
+      files: [{ name: "a.wav", status: "processing", progress: 80, message: "", error: null }],
+    });
+    browser.server.update(sessionId, {
+      progress: 5,
+      files: [{ name: "a.wav", status: "processing", progress: 10, message: "", error: null }],
+    });
+    await browser.clock.advance(1000);
+    assert.deepEqual(shown(bar), ["40", "40%", "40%"]);
+    assert.equal(part(bar, "files").children[0].getAttribute("data-file-status"), "processing");
+  });
+
+  test("a file failing part-way: the bar does not drop", async () => {
+    const bar = await barAt(30);
+    browser.server.update(sessionId, { progress: 20, failed_files: 1 });
+    await browser.clock.advance(1000);
+    assert.deepEqual(shown(bar), ["30", "30%", "30%"]);
+  });
+
+  test("the server-rendered value counts too", async () => {
+    browser.server.update(sessionId, { progress: 10 });
+    const bar = buildBar(document, { sessionId, progress: 35 });
+    attach(bar);
+    await browser.clock.advance(0);
+    assert.deepEqual(shown(bar), ["35", "35%", "35%"]);
+  });
+});

@@ -207,6 +207,8 @@ class ProgressBarController {
     } = options;
     this.element = element;
     this.confirm = confirm ?? browserConfirm;
+    // The highest overall progress shown so far: the bar never moves back (see steady()).
+    this.highest = 0;
     this.cancelButton = null;
     this.cancelLabel = "";
     this.onCancelClick = () => this.requestCancel();
@@ -234,6 +236,7 @@ class ProgressBarController {
     // The server-rendered value; set from here so no inline style is needed (CSP).
     const initial = initialStatus(this.element);
     this.element.style?.setProperty?.("--progress-tracking-value", `${percentOf(initial)}%`);
+    this.highest = initial.progress;
     this.setUpCancel(initial.status);
     if (!this.sessionId) return;
     // A session already finished when the page was rendered shows its final state as is.
@@ -284,6 +287,19 @@ class ProgressBarController {
     }
   }
 
+  /**
+   * The status as the bar shows it: overall progress never lower than already shown.
+   * The server keeps it so (files joining, a retried file, a file failing part-way); this
+   * also covers progress written in the seed's format and a status relayed late by a tab.
+   */
+  steady(status) {
+    const value = Number(status?.progress);
+    if (!Number.isFinite(value)) return status;
+    if (value < this.highest) return { ...status, progress: this.highest };
+    this.highest = value;
+    return status;
+  }
+
   detach() {
     this.cancelButton?.removeEventListener("click", this.onCancelClick);
     this.unsubscribe?.();
@@ -299,15 +315,16 @@ class ProgressBarController {
   }
 
   progress(status) {
-    renderStatus(this.element, status);
+    const shown = this.steady(status);
+    renderStatus(this.element, shown);
     this.showCancel(!FINAL_STATES.has(status.status));
-    if (!FINAL_STATES.has(status.status)) this.announce(valueTextOf(status), false);
+    if (!FINAL_STATES.has(status.status)) this.announce(valueTextOf(shown), false);
     this.dispatch(EVENTS.progress, { status });
   }
 
   complete(status) {
     this.showCancel(false);
-    if (status) renderStatus(this.element, status, { state: "completed" });
+    if (status) renderStatus(this.element, this.steady(status), { state: "completed" });
     this.announce(status ? messageOf(status) : gettext("Processing complete."), true);
     this.dispatch(EVENTS.complete, { status });
     this.unsubscribe = null;
@@ -318,7 +335,7 @@ class ProgressBarController {
     this.showCancel(false);
     const cancelled = error?.kind === "cancelled";
     if (cancelled && error.status) {
-      renderStatus(this.element, error.status, { state: "cancelled" });
+      renderStatus(this.element, this.steady(error.status), { state: "cancelled" });
     }
     this.element.setAttribute("data-state", cancelled ? "cancelled" : "error");
     this.element.setAttribute("data-error-kind", error?.kind ?? "");
