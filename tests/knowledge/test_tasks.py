@@ -288,3 +288,17 @@ def test_a_queued_document_of_a_cancelled_batch_is_skipped_when_its_task_runs(
     result = tasks.process_document.call(session_id, documents[0].pk)
     assert result == {"document": documents[0].pk, "skipped": True}
     assert set(Document.objects.values_list("status", flat=True)) == {"cancelled"}
+
+
+def test_a_cancelled_task_says_where_its_reader_stopped(kb, immediate_tasks, monkeypatch):
+    immediate_tasks.PROGRESS_TRACKING = {
+        **immediate_tasks.PROGRESS_TRACKING,
+        "RECORDER_MIN_INTERVAL": 0,
+    }
+    session_id, (document,) = add_documents(kb, "talk.wav")
+    steps = []
+    monkeypatch.setattr(tasks, "extract_in_child", _stepping_reader(session_id, steps, cancel_at=4))
+    result = tasks.process_document.call(session_id, document.pk)
+    # The report of step 4 (40 %) found the session cancelled: the reader stopped there.
+    assert result == {"document": document.pk, "cancelled": True, "stopped_at": 40.0}
+    assert [step for _, step in steps] == [0, 1, 2, 3]
