@@ -14,5 +14,6 @@ app_name = "progress_tracking"
 urlpatterns = [
     path("", views.SessionListView.as_view(), name="list"),
     re_path(r"^(?P<session_id>(?s:.*))/status\Z", views.SessionStatusView.as_view(), name="status"),
+    re_path(r"^(?P<session_id>(?s:.*))/cancel\Z", views.SessionCancelView.as_view(), name="cancel"),
     re_path(r"^(?P<session_id>(?s:.+))\Z", views.SessionView.as_view(), name="detail"),
 ]

@@ -72,6 +72,8 @@ def status_message(status: Mapping[str, Any]) -> str:
     if state == ProgressStatus.ERROR:
         error = status.get("error") or message or gettext("unknown error")
         return gettext("Processing failed: %(error)s") % {"error": error}
+    if state == ProgressStatus.CANCELLED:
+        return gettext("Processing cancelled.")
     return message or gettext("Processing…")
 
 
@@ -109,6 +111,7 @@ def progress_bar(
     show_files: bool = True,
     resume: bool = False,
     discover: bool = False,
+    cancel: bool = True,
 ) -> dict[str, Any]:
     """An accessible progress bar that progress_bar.js keeps up to date.
 
@@ -117,6 +120,7 @@ def progress_bar(
     ``session_id`` may also be a row of any progress model (its current session). An
     empty ``session_id`` renders a hidden idle bar; with ``resume=True`` the script gives it
     the sessions this browser still tracks (``discover=True`` also asks the server).
+    ``cancel=False`` leaves out the Cancel button shown while the work runs.
     """
     if isinstance(session_id, AbstractProgressModel):
         # {% progress_bar knowledge %}: the row's current session, if any.
@@ -147,6 +151,7 @@ def progress_bar(
         "show_files": show_files,
         "resume": resume,
         "discover": discover,
+        "cancel": cancel,
     }
 
 
