@@ -142,6 +142,8 @@ PROGRESS_TRACKING = {
     "HEARTBEAT_INTERVAL": env.float(
         "PROGRESS_HEARTBEAT_INTERVAL", default=min(30.0, _STALE_AFTER / 3)
     ),
+    # How often a worker's progress is written at most (and so how soon it sees a cancel).
+    "RECORDER_MIN_INTERVAL": env.float("PROGRESS_RECORDER_MIN_INTERVAL", default=0.5),
     # Retrying past STALE_AFTER is pointless (warning progress_tracking.W001).
     "RECORDER_GRACE_PERIOD": env.float(
         "PROGRESS_RECORDER_GRACE_PERIOD", default=min(120.0, _STALE_AFTER / 2)

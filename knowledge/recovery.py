@@ -9,6 +9,9 @@ with a sentence saying the work was interrupted:
   belonged to a worker that is gone.
 - ``recover_abandoned()``, run when a knowledge base's page is shown and when a task
   starts: unfinished documents whose session no longer runs (stale, cleared, finished).
+
+Documents of a cancelled session end ``cancelled`` instead (``cancel_documents``, connected
+to ``progress_cancelled``), whether a worker had started them or they were still queued.
 """
 
 from __future__ import annotations
@@ -73,15 +76,41 @@ def _end_in_session(session_id: str, names: list[str]) -> None:
         pass  # other files still run (they complete it), or the session just went away
 
 
-def _running(session_id: object) -> bool:
+def end_cancelled(**filters: Any) -> int:
+    """End unfinished documents matching ``filters`` as cancelled; how many were."""
+    return Document.objects.filter(status__in=UNFINISHED, **filters).update(
+        status=FileStatus.CANCELLED, processed_at=timezone.now()
+    )
+
+
+def cancel_documents(sender: Any, session_id: str, **kwargs: Any) -> None:
+    """``progress_cancelled`` receiver: the session's unfinished documents end cancelled."""
+    end_cancelled(session_id=session_id)
+
+
+def _session_status(session_id: object) -> str | None:
     progress = services.get_progress(str(session_id)) if session_id else None
-    return progress is not None and progress["status"] == "processing"
+    return None if progress is None else str(progress["status"])
 
 
 def recover_abandoned(**filters: Any) -> int:
-    """End unfinished documents (matching ``filters``) whose session no longer runs."""
+    """End unfinished documents (matching ``filters``) whose session no longer runs.
+
+    Those of a cancelled session end cancelled, the others interrupted. Returns how many.
+    """
     unfinished = Document.objects.filter(status__in=UNFINISHED, **filters)
-    return end_interrupted(d for d in unfinished if not _running(d.session_id))
+    statuses: dict[object, str | None] = {}
+    abandoned = []
+    ended = 0
+    for document in unfinished:
+        if document.session_id not in statuses:
+            statuses[document.session_id] = _session_status(document.session_id)
+        status = statuses[document.session_id]
+        if status == "cancelled":
+            ended += end_cancelled(pk=document.pk)
+        elif status != "processing":
+            abandoned.append(document)
+    return ended + end_interrupted(abandoned)
 
 
 def _running_task_results() -> Iterable[Any]:

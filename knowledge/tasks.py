@@ -1,5 +1,9 @@
 """Background processing of uploaded documents: one task per file, progress per step.
 
+Each step (an audio piece, a PDF page, a chunk of text) reports through the recorder; when
+the user cancels the batch, the first report written after it raises ``ProgressCancelled``,
+which stops the reader process and ends the document cancelled.
+
 One task per file keeps the queue fair (see ``enqueue_documents``) and bounds what a dying
 worker takes down with it: one file, which ``knowledge.recovery`` then ends as
 interrupted. Whatever goes wrong while one file is read becomes that file's error; the
@@ -16,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +28,7 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from progress_tracking import services
-from progress_tracking.exceptions import InvalidProgressData, SessionNotFound
+from progress_tracking.exceptions import InvalidProgressData, ProgressCancelled, SessionNotFound
 from progress_tracking.models import FileStatus
 from progress_tracking.recorder import ProgressRecorder
 
@@ -32,7 +37,7 @@ from .compat import task
 from .isolation import extract_in_child
 from .models import Document
 from .processing import ProcessingFailed
-from .recovery import end_interrupted, recover_abandoned
+from .recovery import end_cancelled, end_interrupted, recover_abandoned
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +111,13 @@ def _defer_if_owner_busy(session_id: str, document: Document) -> bool:
     return True
 
 
+@dataclass
+class Reading:
+    """How far the reader of one file got: the progress (0-100) of its latest step."""
+
+    reached: float = 0.0
+
+
 @task()
 def process_document(session_id: str, document_id: int) -> dict[str, object]:
     """Extract one document's text; complete the session if it was the batch's last file."""
@@ -116,15 +128,25 @@ def process_document(session_id: str, document_id: int) -> dict[str, object]:
     if _defer_if_owner_busy(session_id, document):
         return {"document": document_id, "deferred": True}
     # Files of this knowledge base left behind by a worker that died end as interrupted.
-    recover_abandoned(knowledge_id=document.knowledge_id)
+    if recover_abandoned(knowledge_id=document.knowledge_id):
+        document.refresh_from_db(fields=["status"])
+        if document.status != FileStatus.PENDING:  # its batch was cancelled or is gone
+            return {"document": document_id, "skipped": True}
     recorder = ProgressRecorder(session_id).start()
+    reading = Reading()
     try:
-        ok = process_one(document, recorder)
+        ok = process_one(document, recorder, reading)
         recorder.flush()
         # While other files of the batch are still queued or running, this refuses; the
         # task of the last file completes the session.
         with contextlib.suppress(InvalidProgressData):
             recorder.complete()
+    except ProgressCancelled:
+        # The user cancelled the batch: the reader was stopped at its last step (see
+        # process_one) and the document ends cancelled, like the batch's queued ones.
+        logger.info("Session %s was cancelled; document %s stops", session_id, document_id)
+        end_cancelled(pk=document.pk)
+        return {"document": document_id, "cancelled": True, "stopped_at": reading.reached}
     except SessionNotFound:
         # The session went stale or was cleared: nobody sees it any more. End the document
         # instead of leaving it unfinished for good.
@@ -138,18 +160,19 @@ def process_document(session_id: str, document_id: int) -> dict[str, object]:
     return {"document": document_id, "failed": not ok}
 
 
-def process_one(document: Document, recorder: ProgressRecorder) -> bool:
+def process_one(
+    document: Document, recorder: ProgressRecorder, reading: Reading | None = None
+) -> bool:
     name = document.name
+    reading = reading if reading is not None else Reading()
     document.status = FileStatus.PROCESSING
     document.save(update_fields=["status"])
     recorder.file(name, progress=0, status=FileStatus.PROCESSING, message=f"Starting {name}")
-    last = 0.0
     delay = conf.step_delay()
 
     def on_progress(fraction: float, message: str) -> None:
-        nonlocal last
-        last = round(fraction * 100, 1)
-        recorder.file(name, progress=last, message=message)
+        reading.reached = round(fraction * 100, 1)
+        recorder.file(name, progress=reading.reached, message=message)
         if delay:  # slow motion for demos and browser tests
             time.sleep(delay)
 
@@ -164,7 +187,8 @@ def process_one(document: Document, recorder: ProgressRecorder) -> bool:
                 time_limit=conf.file_time_limit(),
                 memory_limit=conf.file_memory_limit(),
             )
-    except SessionNotFound:
+    except (SessionNotFound, ProgressCancelled):
+        # Not the file's fault: the batch is gone or cancelled (the child was stopped).
         raise
     except ProcessingFailed as exc:
         error = str(exc)
@@ -174,7 +198,9 @@ def process_one(document: Document, recorder: ProgressRecorder) -> bool:
     if error:
         document.status, document.error = FileStatus.ERROR, error
         message = f"{name}: {error}"[:_MESSAGE_LIMIT]
-        recorder.file(name, progress=last, status=FileStatus.ERROR, error=error, message=message)
+        recorder.file(
+            name, progress=reading.reached, status=FileStatus.ERROR, error=error, message=message
+        )
     else:
         document.status, document.text = FileStatus.COMPLETED, text
         words = len(text.split())

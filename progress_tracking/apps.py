@@ -17,5 +17,6 @@ class ProgressTrackingConfig(AppConfig):
             signals.progress_updated,
             signals.progress_completed,
             signals.progress_failed,
+            signals.progress_cancelled,
         ):
             signal.connect(sweeper.sweep_after_write)

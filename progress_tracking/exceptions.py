@@ -51,6 +51,19 @@ class SessionActive(ProgressError):
         )
 
 
+class ProgressCancelled(ProgressError):
+    """The session was cancelled (``request_cancel``): the job should stop.
+
+    ``ProgressRecorder`` raises it from the report or heartbeat write that found the session
+    cancelled; leaving the recorder's ``with`` block through it is quiet (the session is
+    already ``cancelled``, its unfinished files too).
+    """
+
+    def __init__(self, session_id: object) -> None:
+        self.session_id = session_id
+        super().__init__(f"Progress session {describe(session_id)} was cancelled.")
+
+
 class ProgressStoreUnavailable(ProgressError):
     """``ProgressRecorder`` could not reach the database for its whole grace period.
 

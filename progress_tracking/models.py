@@ -24,6 +24,7 @@ class ProgressStatus(models.TextChoices):
     PROCESSING = "processing", _("Processing")
     COMPLETED = "completed", _("Completed")
     ERROR = "error", _("Error")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class FileStatus(models.TextChoices):
@@ -31,10 +32,16 @@ class FileStatus(models.TextChoices):
     PROCESSING = "processing", _("Processing")
     COMPLETED = "completed", _("Completed")
     ERROR = "error", _("Error")
+    # Set by a cancel on the files not finished yet; never reported by a worker.
+    CANCELLED = "cancelled", _("Cancelled")
 
 
-FINAL_STATUSES = frozenset({ProgressStatus.COMPLETED.value, ProgressStatus.ERROR.value})
-FINAL_FILE_STATUSES = frozenset({FileStatus.COMPLETED.value, FileStatus.ERROR.value})
+FINAL_STATUSES = frozenset(
+    {ProgressStatus.COMPLETED.value, ProgressStatus.ERROR.value, ProgressStatus.CANCELLED.value}
+)
+FINAL_FILE_STATUSES = frozenset(
+    {FileStatus.COMPLETED.value, FileStatus.ERROR.value, FileStatus.CANCELLED.value}
+)
 
 
 class AbstractProgressModel(models.Model):

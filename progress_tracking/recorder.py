@@ -17,6 +17,12 @@ Works in any worker: a Django task, Celery, RQ, a thread::
 
 Leaving the ``with`` block through an exception records it with ``mark_session_error``.
 
+A cancelled session (``services.request_cancel``) is noticed by the recorder's next write, a
+report or a heartbeat, without any extra query: that write finds the session ``cancelled``
+and the job's next call to ``update()``, ``file()``, ``flush()`` or ``complete()`` raises
+``ProgressCancelled``. Leaving the ``with`` block through it is quiet; the session and its
+unfinished files are already ``cancelled``.
+
 The database may go away for a while (a restart, a failover, a lock that outlasts its
 timeout). A report never loses a value: what could not be written stays pending (newer values
 still replace older ones) and is retried with backoff; the job only sees the error when the
@@ -28,6 +34,7 @@ whether its progress currently reaches the database.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -41,8 +48,8 @@ from django.db import InterfaceError, OperationalError, connections, router
 
 from . import services, state
 from .conf import app_settings
-from .exceptions import ProgressStoreUnavailable
-from .models import FINAL_FILE_STATUSES, get_progress_model
+from .exceptions import ProgressCancelled, ProgressStoreUnavailable
+from .models import FINAL_FILE_STATUSES, ProgressStatus, get_progress_model
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +99,8 @@ class ProgressRecorder:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.finished = False
+        # Set by the first write that finds the session cancelled (from any thread).
+        self.cancelled = False
         self.writes = 0
 
     @property
@@ -112,6 +121,7 @@ class ProgressRecorder:
         """Coalesced ``update_progress``; arguments are validated at once."""
         state.check_update_args(progress, message, fields)
         with self._lock:
+            self._raise_if_cancelled()
             pending = self._pending_session or {}
             if progress is not None:
                 pending["progress"] = progress
@@ -120,6 +130,7 @@ class ProgressRecorder:
             pending.update(fields)
             self._pending_session = pending
             self._maybe_flush(urgent=False)
+            self._raise_if_cancelled()
 
     def file(
         self,
@@ -133,6 +144,7 @@ class ProgressRecorder:
         """Coalesced ``update_file_progress``; a status change is written at once."""
         state.check_file_args(filename, progress, status, message)
         with self._lock:
+            self._raise_if_cancelled()
             urgent = self._file_status.get(filename) != status or status in FINAL_FILE_STATUSES
             self._file_status[filename] = status
             self._pending_files[filename] = {
@@ -142,10 +154,20 @@ class ProgressRecorder:
                 "error": error,
             }
             self._maybe_flush(urgent=urgent)
+            self._raise_if_cancelled()
 
     def complete(self, message: str | None = None) -> Progress:
-        """Write what is pending, then finish the session; retried through an outage."""
-        return self._with_retries(lambda: services.mark_session_complete(self.session_id, message))
+        """Write what is pending, then finish the session; retried through an outage.
+
+        Raises ``ProgressCancelled`` instead when the session was cancelled meanwhile.
+        """
+        with self._lock:
+            self._raise_if_cancelled()
+            result = self._with_retries(
+                lambda: self._noted(services.mark_session_complete(self.session_id, message))
+            )
+            self._raise_if_cancelled()
+            return result
 
     def fail(self, error: object) -> Progress:
         """Record the job's failure; retried through an outage like ``complete()``."""
@@ -155,7 +177,23 @@ class ProgressRecorder:
 
     def flush(self) -> None:
         """Write everything pending now, retrying through an outage for the grace period."""
-        self._with_retries(None)
+        with self._lock:
+            self._raise_if_cancelled()
+            self._with_retries(None)
+            self._raise_if_cancelled()
+
+    def _noted(self, progress: Progress) -> Progress:
+        """What a write returned; a cancelled session is remembered for the job's next call."""
+        if progress.get("status") == ProgressStatus.CANCELLED:
+            self.cancelled = True
+        return progress
+
+    def _raise_if_cancelled(self) -> None:
+        if self.cancelled:
+            # The session is over: what is still buffered can never be written.
+            self._pending_files.clear()
+            self._pending_session = None
+            raise ProgressCancelled(self.session_id)
 
     def _with_retries(
         self, finish: Callable[[], Progress] | None, *, strict: bool = True
@@ -170,7 +208,7 @@ class ProgressRecorder:
                     self._sleep(max(0.0, self._retry_at - self._clock()))
                     continue
                 self._delivered()
-                if finish is not None:
+                if finish is not None and not self.cancelled:
                     self.finished = True
                 return result
 
@@ -179,7 +217,7 @@ class ProgressRecorder:
         for name in list(self._pending_files):
             values = self._pending_files[name]
             try:
-                services.update_file_progress(self.session_id, name, **values)
+                self._noted(services.update_file_progress(self.session_id, name, **values))
             except TRANSIENT_ERRORS:
                 raise
             except Exception:
@@ -196,7 +234,7 @@ class ProgressRecorder:
         pending = self._pending_session
         if pending is not None:
             try:
-                services.update_progress(self.session_id, **pending)
+                self._noted(services.update_progress(self.session_id, **pending))
             except TRANSIENT_ERRORS:
                 raise
             except Exception:
@@ -223,7 +261,7 @@ class ProgressRecorder:
             if self.pending:
                 self._deliver_pending(strict=True)
             elif touch:
-                services.heartbeat(self.session_id)
+                self._noted(services.heartbeat(self.session_id))
         except TRANSIENT_ERRORS as exc:
             self._failed(exc)
             return
@@ -285,7 +323,7 @@ class ProgressRecorder:
         try:
             while not self._stop.wait(self._next_beat()):
                 with self._lock:
-                    if self.finished:
+                    if self.finished or self.cancelled:
                         return
                     now = self._clock()
                     if self._failing_since is not None:
@@ -310,17 +348,21 @@ class ProgressRecorder:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:
+    ) -> bool | None:
         self.stop()
-        if self.finished:
-            return
+        if isinstance(exc, ProgressCancelled) and str(exc.session_id) == self.session_id:
+            return True  # the session already ended cancelled: nothing to record
+        if self.finished or self.cancelled:
+            return None
         if exc is None:
-            self.flush()
-            return
+            with contextlib.suppress(ProgressCancelled):
+                self.flush()
+            return None
         try:
             self.fail(exc)
         except Exception:  # the job's own exception is the one to propagate
             logger.exception("Could not record the failure of session %s", self.session_id)
+        return None
 
 
 def _discard_broken_connection() -> None:

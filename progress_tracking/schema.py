@@ -70,7 +70,7 @@ def _errors(*codes: int) -> dict[int, Any]:
     text = {
         401: "Not authenticated (authentication schemes that send WWW-Authenticate).",
         403: "Not authenticated (session authentication), or refused by a permission class; "
-        "also a session-authenticated DELETE without a valid CSRF token.",
+        "also a session-authenticated DELETE or POST without a valid CSRF token.",
         404: "Unknown, malformed, expired or stale id, or a session of another user: all "
         "answer the same body.",
         503: "The database is unreachable; retry after the Retry-After header's seconds.",
@@ -189,6 +189,24 @@ def _session_schema() -> dict[str, Any]:
     }
 
 
+def _cancel_schema() -> dict[str, Any]:
+    return {
+        "post": extend_schema(
+            operation_id="progress_cancel",
+            summary="Cancel a session",
+            description="Ends a processing session as cancelled, with its unfinished files; "
+            "its worker stops at its next progress write. Answers the status body: status is "
+            "cancelled, or completed/error when the session had already ended (then nothing "
+            "changed). Send the CSRF token with session authentication.",
+            tags=TAGS,
+            request=None,
+            parameters=[_session_id()],
+            responses={200: ProgressStatusSerializer, **_errors(401, 403, 404, 503)},
+        )
+    }
+
+
 status_view = _documented(_status_schema)
+cancel_view = _documented(_cancel_schema)
 list_view = _documented(_list_schema)
 session_view = _documented(_session_schema)

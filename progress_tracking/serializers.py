@@ -26,16 +26,21 @@ else:
     HAS_SPECTACULAR = True
 
 
-def _inline_enum(values: list[str], *, nullable: bool = False) -> Any:
-    """Document a field as an inline string enum (no shared component to collide with)."""
-    schema: dict[str, Any] = {"type": "string", "enum": values}
-    if nullable:
-        schema["nullable"] = True
+def _schema_field(schema: dict[str, Any]) -> Any:
+    """Document a field class with this OpenAPI schema (when drf-spectacular is there)."""
 
     def decorate(cls: type) -> type:
         return extend_schema_field(schema)(cls) if HAS_SPECTACULAR else cls
 
     return decorate
+
+
+def _inline_enum(values: list[str], *, nullable: bool = False) -> Any:
+    """Document a field as an inline string enum (no shared component to collide with)."""
+    schema: dict[str, Any] = {"type": "string", "enum": values}
+    if nullable:
+        schema["nullable"] = True
+    return _schema_field(schema)
 
 
 @_inline_enum(ProgressStatus.values)
@@ -98,6 +103,13 @@ BODY_DEFAULTS: dict[str, Any] = {
 }
 
 
+def file_names(files: Any, limit: int) -> list[str]:
+    """The names of at most ``limit`` files, in the order the session stores them."""
+    if not isinstance(files, list):
+        return []
+    return [str(f["name"]) for f in files if isinstance(f, Mapping) and "name" in f][:limit]
+
+
 def shown_files(files: Any, limit: int) -> list[dict[str, Any]]:
     """At most ``limit`` file entries: errors, then processing, then the rest (stable order)."""
     if not isinstance(files, list):
@@ -105,6 +117,14 @@ def shown_files(files: Any, limit: int) -> list[dict[str, Any]]:
     entries = [f for f in files if isinstance(f, Mapping)]
     ranked = sorted(entries, key=lambda f: FILE_STATUS_RANK.get(str(f.get("status")), 2))
     return [{**FILE_DEFAULTS, **f} for f in ranked[:limit]]
+
+
+@_schema_field({"type": "array", "items": {"type": "string"}})
+class NameListField(serializers.ListField):
+    """A list of file names (strings)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.CharField(), **kwargs)
 
 
 class FileEntrySerializer(serializers.Serializer):
@@ -129,7 +149,14 @@ def _plain(*types: type) -> Callable[[Any], Any]:
     return convert
 
 
+def _plain_names(value: Any) -> Any:
+    if type(value) is not list or any(type(name) is not str for name in value):
+        raise _NotPlain
+    return value
+
+
 _PASS_THROUGH: dict[Any, Callable[[Any], Any]] = {
+    NameListField.to_representation: _plain_names,  # each name as str(name)
     serializers.CharField.to_representation: _plain(str),  # str(value)
     serializers.ChoiceField.to_representation: _plain(str),  # the str itself, or the value
     serializers.IntegerField.to_representation: _plain(int),  # int(value)
@@ -212,6 +239,10 @@ class ProgressStatusSerializer(serializers.Serializer):
     files_total = serializers.IntegerField(
         min_value=0, help_text="How many file entries the session has (files may show fewer)."
     )
+    file_list = NameListField(
+        help_text="The names of the session's files in their stored order, at most "
+        "FILES_LIMIT, whatever their status (the seed's client seeds its per-file list from it)."
+    )
     started_at = serializers.IntegerField(allow_null=True)
     finished_at = serializers.IntegerField(allow_null=True)
     version = serializers.IntegerField(
@@ -242,6 +273,7 @@ class ProgressStatusSerializer(serializers.Serializer):
             **instance,
             "files": shown_files(files, limit),
             "files_total": len(files) if isinstance(files, list) else 0,
+            "file_list": file_names(files, limit),
             **_timings(instance),
         }
         # Polls are the hot path: DRF builds and binds a copy of every field per serializer,

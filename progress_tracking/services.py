@@ -33,6 +33,7 @@ __all__ = [
     "heartbeat",
     "mark_session_complete",
     "mark_session_error",
+    "request_cancel",
     "start_session",
     "update_file_progress",
     "update_progress",
@@ -259,6 +260,22 @@ def mark_session_error(session_id: str | UUID, error: object) -> Progress:
         session_id,
         lambda current, now: state.apply_error(current, error=error, now=now),
         signals.progress_failed,
+    )
+
+
+def request_cancel(session_id: str | UUID) -> Progress:
+    """Cancel a session: it ends ``cancelled`` now, with its unfinished files.
+
+    Returns the stored dict. A session that already finished is left as it is (its status
+    tells which way it ended). The worker learns of the cancel from its next write:
+    ``ProgressRecorder`` then raises ``ProgressCancelled``; a worker calling the services
+    directly sees ``status == "cancelled"`` in what they return. ``progress_cancelled`` is
+    sent after the commit.
+    """
+    return _session_write(
+        session_id,
+        lambda current, now: state.apply_cancel(current, now=now),
+        signals.progress_cancelled,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from . import eta
 from .conf import app_settings
@@ -20,6 +20,8 @@ from .text import describe, is_storable, readable, storable
 MESSAGE_MAX_LENGTH = 1000
 ERROR_MAX_LENGTH = 1000
 FILENAME_MAX_LENGTH = 255
+# What a worker may report for a file; ``cancelled`` is only ever set by request_cancel().
+REPORTED_FILE_STATUSES = tuple(v for v in FileStatus.values if v != FileStatus.CANCELLED)
 UPDATE_FIELDS = frozenset({"total_files", "processed_files", "current_file", "status"})
 
 Progress = dict[str, Any]
@@ -155,13 +157,27 @@ def _touched(state: Progress, now: float) -> Progress:
     return state
 
 
+def _advance(state: Progress, value: float) -> None:
+    """Set overall progress, never lower than it was: a viewer never sees the bar go back.
+
+    Files joining a running session, a file reported again from a lower value (a retry)
+    and a file failing part-way can all make the computed figure smaller; the stored one
+    holds until the work catches up with it.
+    """
+    previous = state.get("progress")
+    if isinstance(previous, int | float) and not isinstance(previous, bool) and previous > value:
+        return
+    state["progress"] = value
+
+
 def _recount(state: Progress) -> None:
     """Derive counts and overall progress from the per-file entries, when there are any."""
     files = state.get("files") or []
     if not files:
         return
     finished = [f for f in files if f["status"] in FINAL_FILE_STATUSES]
-    state["processed_files"] = len(finished)
+    # Cancelled files were not processed; they only occur in a session that is over.
+    state["processed_files"] = sum(1 for f in finished if f["status"] != FileStatus.CANCELLED)
     state["failed_files"] = sum(1 for f in finished if f["status"] == FileStatus.ERROR)
     state["total_files"] = max(state["total_files"], len(files))
     done = sum(100 if f["status"] in FINAL_FILE_STATUSES else f["progress"] for f in files)
@@ -169,7 +185,7 @@ def _recount(state: Progress) -> None:
     if len(finished) < state["total_files"]:
         # 100 means "every file finished"; a rounding artefact must not claim it early.
         overall = min(overall, 99.9)
-    state["progress"] = round(overall, 1)
+    _advance(state, round(overall, 1))
 
 
 def unfinished_files(state: Progress) -> int:
@@ -197,6 +213,7 @@ def check_update_args(progress: object, message: object, fields: dict[str, objec
         hint = {
             "completed": " Use mark_session_complete().",
             "error": " Use mark_session_error().",
+            "cancelled": " Use request_cancel().",
         }.get(status if isinstance(status, str) else "", "")
         raise InvalidProgressData(f"update_progress() only accepts status='processing'.{hint}")
     if "total_files" in fields:
@@ -244,7 +261,7 @@ def apply_update(
     if progress is not None:
         if progress == 100 and unfinished_files(new):
             raise InvalidProgressData("progress cannot reach 100 while files are unfinished.")
-        new["progress"] = progress
+        _advance(new, cast(float, progress))  # a number: check_update_args() said so
     return _touched(new, now)
 
 
@@ -252,9 +269,11 @@ def check_file_args(filename: object, progress: object, status: object, message:
     """Validate update_file_progress() arguments on their own, before any row is read."""
     check_file_name(filename)
     check_percentage("progress", progress)
-    if not isinstance(status, str) or status not in FileStatus.values:
+    if not isinstance(status, str) or status not in REPORTED_FILE_STATUSES:
+        hint = " Files end cancelled through request_cancel()." if status == "cancelled" else ""
         raise InvalidProgressData(
-            f"status must be one of {', '.join(FileStatus.values)}, not {describe(status)}."
+            f"status must be one of {', '.join(REPORTED_FILE_STATUSES)}, "
+            f"not {describe(status)}.{hint}"
         )
     if message is not None:
         check_text("message", message)
@@ -334,6 +353,21 @@ def apply_error(state: Progress, *, error: object, now: float) -> Progress:
     new["status"] = ProgressStatus.ERROR.value
     new["error"] = error_text(error)
     new["message"] = "Processing failed."
+    new["finished_at"] = int(now)
+    return _touched(new, now)
+
+
+def apply_cancel(state: Progress, *, now: float) -> Progress:
+    """End a processing session as cancelled; files not finished yet end cancelled too.
+
+    Overall progress and the counts stay as they were: the bar stops where the work stopped.
+    """
+    new = copy.deepcopy(state)
+    for entry in new.get("files") or []:
+        if entry["status"] not in FINAL_FILE_STATUSES:
+            entry["status"] = FileStatus.CANCELLED.value
+    new["status"] = ProgressStatus.CANCELLED.value
+    new["message"] = "Processing cancelled."
     new["finished_at"] = int(now)
     return _touched(new, now)
 

@@ -18,5 +18,6 @@ urlpatterns = [
         fastpath.with_read_capability(views.SessionStatusView.as_view()),
         name="status",
     ),
+    re_path(r"^(?P<session_id>(?s:.*))/cancel\Z", views.SessionCancelView.as_view(), name="cancel"),
     re_path(r"^(?P<session_id>(?s:.+))\Z", views.SessionView.as_view(), name="detail"),
 ]

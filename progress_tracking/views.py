@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 
 from . import capability, schema, selectors, services, sweeper
 from .conf import app_settings
+from .exceptions import SessionNotFound
 from .serializers import ClearedSerializer, ProgressStatusSerializer
 from .text import scrubbed
 
@@ -51,7 +52,7 @@ SSE_DEPRECATED_AT = datetime(2026, 11, 1, tzinfo=UTC)
 # Most running sessions one list answer shows (newest first).
 LIST_LIMIT = 50
 # Bump when the status body's shape changes, so cached ETags from older releases never match.
-BODY_FORMAT = "1"
+BODY_FORMAT = "2"
 
 
 def resolve_classes(entries: Iterable[Any]) -> list[type]:
@@ -247,3 +248,18 @@ class SessionView(ProgressAPIView):
         if not services.clear_progress(session_id):
             raise NotFound(NOT_FOUND_DETAIL)  # cleared by someone else meanwhile
         return Response(ClearedSerializer({"message": CLEARED_MESSAGE}).data)
+
+
+@schema.cancel_view
+class SessionCancelView(ProgressAPIView):
+    """Cancel a session: the answer is its status body, ``cancelled`` unless it had ended."""
+
+    def post(self, request: Request, session_id: str) -> Response:
+        self.get_session(session_id)
+        try:
+            progress = services.request_cancel(session_id)
+        except SessionNotFound:  # went stale or was cleared meanwhile
+            raise NotFound(NOT_FOUND_DETAIL) from None
+        files_limit = app_settings.FILES_LIMIT
+        body = ProgressStatusSerializer(progress, context={"files_limit": files_limit}).data
+        return Response(body, headers={"ETag": status_etag(progress, files_limit)})

@@ -73,6 +73,8 @@ def status_message(status: Mapping[str, Any]) -> str:
     if state == ProgressStatus.ERROR:
         error = status.get("error") or message or gettext("unknown error")
         return gettext("Processing failed: %(error)s") % {"error": error}
+    if state == ProgressStatus.CANCELLED:
+        return gettext("Processing cancelled.")
     return message or gettext("Processing…")
 
 
@@ -116,6 +118,7 @@ def progress_bar(
     show_files: bool = True,
     resume: bool = False,
     discover: bool = False,
+    cancel: bool = True,
 ) -> dict[str, Any]:
     """An accessible progress bar that progress_bar.js keeps up to date.
 
@@ -123,9 +126,10 @@ def progress_bar(
     (one indexed query) so a finished session shows its final state without polling.
     ``session_id`` may also be a row of any progress model (its current session). An
     empty ``session_id`` renders a hidden idle bar; with ``resume=True`` the script gives it
-    the sessions this browser still tracks (``discover=True`` also asks the server). For a
-    logged-in viewer the bar carries a read capability (``data-capability``), so its polls
-    take the fast path from the first one.
+    the sessions this browser still tracks (``discover=True`` also asks the server).
+    ``cancel=False`` leaves out the Cancel button shown while the work runs. For a logged-in
+    viewer the bar carries a read capability (``data-capability``), so its polls take the
+    fast path from the first one.
     """
     if isinstance(session_id, AbstractProgressModel):
         # {% progress_bar knowledge %}: the row's current session, if any.
@@ -156,6 +160,7 @@ def progress_bar(
         "show_files": show_files,
         "resume": resume,
         "discover": discover,
+        "cancel": cancel,
         "capability": (read_capability_for(_viewer(context), sid) or "") if sid else "",
     }
 

@@ -107,6 +107,8 @@ class DemoSite:
             "MEDIA_ROOT": str(tmp / "media"),
             "PROGRESS_STALE_AFTER": str(STALE_AFTER),
             "KNOWLEDGE_STEP_DELAY": str(STEP_DELAY),
+            # Below the step time, so each step is written and a cancel is seen at the next.
+            "PROGRESS_RECORDER_MIN_INTERVAL": "0.2",
             "KNOWLEDGE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
             "LOG_LEVEL": "WARNING",
         }

@@ -23,6 +23,28 @@ export class FakeElement {
     this.className = "";
     this.style = new FakeStyle();
     this.events = [];
+    this.listeners = new Map();
+  }
+
+  get disabled() {
+    return this.attributes.has("disabled");
+  }
+  set disabled(value) {
+    if (value) this.attributes.set("disabled", "");
+    else this.attributes.delete("disabled");
+  }
+
+  addEventListener(type, listener) {
+    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
+    this.listeners.get(type).add(listener);
+  }
+  removeEventListener(type, listener) {
+    this.listeners.get(type)?.delete(listener);
+  }
+  /** A user's click: nothing happens on a disabled or hidden button. */
+  click() {
+    if (this.disabled || this.hidden) return;
+    for (const listener of [...(this.listeners.get("click") ?? [])]) listener({ type: "click" });
   }
 
   get hidden() {
@@ -131,7 +153,10 @@ function element(document, tagName, attributes = {}, children = []) {
 }
 
 /** The markup of templates/progress_tracking/progress_bar.html, as fake elements. */
-export function buildBar(document, { sessionId = "s1", status = "processing", progress = 0, ...extra } = {}) {
+export function buildBar(
+  document,
+  { sessionId = "s1", status = "processing", progress = 0, cancel = true, ...extra } = {},
+) {
   const bar = element(document, "div", {
     class: "progress-tracking",
     "data-progress-tracking": "",
@@ -159,6 +184,21 @@ export function buildBar(document, { sessionId = "s1", status = "processing", pr
     }, [element(document, "div", { class: "progress-tracking__fill" })]),
     element(document, "p", { id: "pt-message", "data-progress-tracking-message": "" }),
     element(document, "p", { "data-progress-tracking-eta": "", hidden: "" }),
+    ...(cancel
+      ? [
+          element(
+            document,
+            "button",
+            {
+              type: "button",
+              "aria-describedby": "pt-label",
+              "data-progress-tracking-cancel": "",
+              ...(status === "processing" ? {} : { hidden: "" }),
+            },
+            ["Cancel"],
+          ),
+        ]
+      : []),
     element(document, "ul", { "data-progress-tracking-files": "", hidden: "" }),
     element(document, "div", {
       role: "status",

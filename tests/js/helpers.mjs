@@ -82,6 +82,7 @@ export function statusBody(overrides = {}) {
     failed_files: 0,
     files: [],
     files_total: 0,
+    file_list: [],
     version: 1,
     elapsed_seconds: 0,
     eta_seconds: null,
@@ -143,6 +144,8 @@ export class FakeServer {
   answer(call) {
     const path = new URL(call.url, "http://testserver").pathname;
     if (call.method === "GET" && path.endsWith("/")) return json({ results: this.listed });
+    const cancel = call.method === "POST" && path.match(/\/([^/]+)\/cancel$/);
+    if (cancel) return this.cancel(decodeURIComponent(cancel[1]));
     const match = path.match(/\/([^/]+)\/status$/);
     if (!match) return json({ detail: "Not found." }, 404);
     const body = this.sessions.get(decodeURIComponent(match[1]));
@@ -153,6 +156,14 @@ export class FakeServer {
       return new Response(null, { status: 304, headers: { ETag: etag, ...extra } });
     }
     return json(body, 200, { ETag: etag, "Cache-Control": "no-cache", ...extra });
+  }
+
+  /** POST {id}/cancel: a processing session ends cancelled; a finished one stays as it is. */
+  cancel(sessionId) {
+    const body = this.sessions.get(sessionId);
+    if (!body) return json({ detail: "Progress session not found." }, 404);
+    if (body.status !== "processing") return json(body);
+    return json(this.update(sessionId, { status: "cancelled", message: "Processing cancelled." }));
   }
 
   /** Status requests made so far, optionally only those of one tab or session. */

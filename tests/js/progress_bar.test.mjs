@@ -313,3 +313,185 @@ describe("attaching", () => {
     polling.stopProgressTracking(other);
   });
 });
+
+describe("the Cancel button", () => {
+  test("is shown while the work runs, asks first, then cancels and shows the cancelled bar", async () => {
+    browser.server.update(sessionId, { progress: 40, total_files: 2, processed_files: 0 });
+    const bar = buildBar(document, { sessionId, progress: 40 });
+    const questions = [];
+    let answer = false;
+    attach(bar, {
+      confirm: (text) => {
+        questions.push(text);
+        return answer;
+      },
+    });
+    await browser.clock.advance(0);
+    const button = part(bar, "cancel");
+    assert.equal(button.hidden, false);
+    assert.equal(button.getAttribute("type"), "button");
+    assert.equal(button.getAttribute("aria-describedby"), "pt-label", "names what it cancels");
+
+    button.click(); // the user says no
+    await browser.clock.advance(0);
+    assert.deepEqual(questions, ["Cancel this work? Files not finished yet will not be processed."]);
+    assert.equal(browser.server.calls.filter((call) => call.method === "POST").length, 0);
+
+    answer = true;
+    button.click();
+    assert.equal(button.disabled, true, "no second request while the first one runs");
+    assert.equal(button.textContent, "Cancelling…");
+    await browser.clock.advance(0);
+    const posts = browser.server.calls.filter((call) => call.method === "POST");
+    assert.equal(posts.length, 1);
+    assert.equal(posts[0].url, `/api/v1/progress/${sessionId}/cancel`);
+    assert.equal(bar.getAttribute("data-state"), "cancelled");
+    assert.equal(part(bar, "message").textContent, "Processing cancelled.");
+    assert.equal(part(bar, "bar").getAttribute("aria-busy"), null);
+    assert.equal(part(bar, "bar").getAttribute("aria-valuenow"), "40", "stops where it was");
+    assert.equal(button.hidden, true);
+    assert.equal(part(bar, "live").textContent, "Processing cancelled.");
+    const [event] = eventsOf(bar, "progress-tracking:error");
+    assert.equal(event.detail.kind, "cancelled");
+    assert.equal(event.detail.status.status, "cancelled");
+  });
+
+  test("a failed request gives the button back and says why", async () => {
+    browser.server.update(sessionId, {});
+    const bar = buildBar(document, { sessionId });
+    attach(bar, { confirm: () => true });
+    await browser.clock.advance(0);
+    browser.server.respond = (call) =>
+      call.method === "POST"
+        ? new Response(JSON.stringify({ detail: "CSRF Failed: CSRF token missing." }), { status: 403 })
+        : undefined;
+    const button = part(bar, "cancel");
+    button.click();
+    await browser.clock.advance(0);
+    assert.equal(button.disabled, false);
+    assert.equal(button.textContent, "Cancel");
+    assert.equal(part(bar, "live").textContent, "Could not cancel: CSRF Failed: CSRF token missing.");
+    assert.equal(bar.getAttribute("data-state"), "processing");
+  });
+
+  test("is translated through Django's JavaScript catalog", async () => {
+    globalThis.gettext = (msgid) => `«${msgid}»`;
+    browser.server.update(sessionId, {});
+    const bar = buildBar(document, { sessionId });
+    const questions = [];
+    attach(bar, { confirm: (text) => questions.push(text) > 0 });
+    await browser.clock.advance(0);
+    part(bar, "cancel").click();
+    assert.equal(part(bar, "cancel").textContent, "«Cancelling…»");
+    await browser.clock.advance(0);
+    assert.deepEqual(questions, ["«Cancel this work? Files not finished yet will not be processed.»"]);
+    assert.equal(part(bar, "message").textContent, "«Processing cancelled.»");
+  });
+
+  test("data-cancel-confirm=false cancels without asking", async () => {
+    browser.server.update(sessionId, {});
+    const bar = buildBar(document, { sessionId, "data-cancel-confirm": "false" });
+    attach(bar, { confirm: () => assert.fail("asked") });
+    await browser.clock.advance(0);
+    part(bar, "cancel").click();
+    await browser.clock.advance(0);
+    assert.equal(bar.getAttribute("data-state"), "cancelled");
+  });
+
+  test("a host turns it off with data-cancel=false", async () => {
+    browser.server.update(sessionId, {});
+    const bar = buildBar(document, { sessionId, "data-cancel": "false" });
+    attach(bar, { confirm: () => true });
+    await browser.clock.advance(0);
+    const button = part(bar, "cancel");
+    assert.equal(button.hidden, true);
+    button.hidden = false; // even if a stylesheet or script shows it again
+    button.click();
+    await browser.clock.advance(0);
+    assert.equal(browser.server.calls.filter((call) => call.method === "POST").length, 0);
+  });
+
+  test("hides when the work ends by itself, and on a bar rendered finished", async () => {
+    browser.server.update(sessionId, {});
+    const bar = buildBar(document, { sessionId });
+    attach(bar);
+    await browser.clock.advance(0);
+    browser.server.update(sessionId, { status: "completed", progress: 100 });
+    await browser.clock.advance(1000);
+    assert.equal(part(bar, "cancel").hidden, true);
+
+    const done = buildBar(document, { sessionId: "done", status: "cancelled" });
+    attach(done);
+    assert.equal(part(done, "cancel").hidden, true);
+    assert.equal(browser.server.polls({ sessionId: "done" }).length, 0);
+  });
+
+  test("a session cancelled elsewhere ends the bar as cancelled", async () => {
+    browser.server.update(sessionId, { progress: 20 });
+    const bar = buildBar(document, { sessionId });
+    attach(bar);
+    await browser.clock.advance(0);
+    browser.server.update(sessionId, { status: "cancelled", message: "Processing cancelled." });
+    await browser.clock.advance(1000);
+    assert.equal(bar.getAttribute("data-state"), "cancelled");
+    assert.equal(part(bar, "cancel").hidden, true);
+  });
+});
+
+describe("honest bars: overall progress never moves back", () => {
+  async function barAt(progress, extra = {}) {
+    browser.server.update(sessionId, { progress, ...extra });
+    const bar = buildBar(document, { sessionId });
+    attach(bar);
+    await browser.clock.advance(0);
+    return bar;
+  }
+
+  function shown(bar) {
+    return [
+      part(bar, "bar").getAttribute("aria-valuenow"),
+      part(bar, "percent").textContent,
+      bar.style.getPropertyValue("--progress-tracking-value"),
+    ];
+  }
+
+  test("files joining a running session: the bar holds until the work catches up", async () => {
+    const bar = await barAt(50, { total_files: 2, processed_files: 1 });
+    // An older server (or progress in the seed's format) recomputes 1 of 4 files: 25 %.
+    browser.server.update(sessionId, { progress: 25, total_files: 4 });
+    await browser.clock.advance(1000);
+    assert.deepEqual(shown(bar), ["50", "50%", "50%"]);
+    assert.equal(part(bar, "bar").getAttribute("aria-valuetext"), "1 of 4 files (50%)");
+    browser.server.update(sessionId, { progress: 62.5, processed_files: 2 });
+    await browser.clock.advance(1000);
+    assert.deepEqual(shown(bar), ["63", "63%", "63%"]);
+  });
+
+  test("a file retried from the start: the bar holds, the file's own row restarts", async () => {
+    const bar = await barAt(40, {
+      files: [{ name: "a.wav", status: "processing", progress: 80, message: "", error: null }],
+    });
+    browser.server.update(sessionId, {
+      progress: 5,
+      files: [{ name: "a.wav", status: "processing", progress: 10, message: "", error: null }],
+    });
+    await browser.clock.advance(1000);
+    assert.deepEqual(shown(bar), ["40", "40%", "40%"]);
+    assert.equal(part(bar, "files").children[0].getAttribute("data-file-status"), "processing");
+  });
+
+  test("a file failing part-way: the bar does not drop", async () => {
+    const bar = await barAt(30);
+    browser.server.update(sessionId, { progress: 20, failed_files: 1 });
+    await browser.clock.advance(1000);
+    assert.deepEqual(shown(bar), ["30", "30%", "30%"]);
+  });
+
+  test("the server-rendered value counts too", async () => {
+    browser.server.update(sessionId, { progress: 10 });
+    const bar = buildBar(document, { sessionId, progress: 35 });
+    attach(bar);
+    await browser.clock.advance(0);
+    assert.deepEqual(shown(bar), ["35", "35%", "35%"]);
+  });
+});

@@ -215,3 +215,90 @@ def test_a_file_a_dead_worker_left_does_not_hold_up_its_owners_next_file(kb, set
     assert result == {"document": waiting.pk, "failed": False}
     dead.refresh_from_db()
     assert dead.status == "error" and dead.error == INTERRUPTED
+
+
+# --- cancel -----------------------------------------------------------------------------------
+
+
+def _stepping_reader(session_id, steps, *, cancel_at):
+    """A reader reporting ten steps; the user cancels the batch before step ``cancel_at``."""
+
+    def extract(path, *, filename, on_progress, **kwargs):
+        for step in range(10):
+            if step == cancel_at:
+                services.request_cancel(session_id)
+            on_progress(step / 10, f"{filename}: step {step}")
+            steps.append((filename, step))
+        return "all the words"
+
+    return extract
+
+
+def test_a_cancel_stops_the_file_at_its_next_step_and_the_batch_ends_cancelled(
+    kb, immediate_tasks, monkeypatch
+):
+    immediate_tasks.PROGRESS_TRACKING = {
+        **immediate_tasks.PROGRESS_TRACKING,
+        "RECORDER_MIN_INTERVAL": 0,
+    }
+    session_id, documents = add_documents(kb, "first.wav", "second.pdf")
+    steps = []
+    monkeypatch.setattr(tasks, "extract_in_child", _stepping_reader(session_id, steps, cancel_at=3))
+    tasks.enqueue_documents(session_id, documents, backlog=0)
+
+    # The step reported after the cancel was the last one: the reader stopped there.
+    assert steps == [("first.wav", 0), ("first.wav", 1), ("first.wav", 2)]
+    progress = services.get_progress(session_id)
+    assert progress["status"] == "cancelled"
+    assert {f["name"]: f["status"] for f in progress["files"]} == {
+        "first.wav": "cancelled",
+        "second.pdf": "cancelled",
+    }
+    for document in documents:
+        document.refresh_from_db()
+        assert document.status == "cancelled"
+        assert document.error == "" and document.text == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_queued_documents_end_cancelled_as_soon_as_the_batch_is(user, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    kb = Knowledge.objects.create(name="Research", user=user)
+    session_id, documents = add_documents(kb, "a.txt", "b.txt")
+    Document.objects.filter(pk=documents[0].pk).update(status="completed")
+    services.request_cancel(session_id)
+    statuses = dict(Document.objects.values_list("name", "status"))
+    assert statuses == {"a.txt": "completed", "b.txt": "cancelled"}
+    # A task of the batch that a worker takes afterwards does nothing.
+    assert tasks.process_document.call(session_id, documents[1].pk) == {
+        "document": documents[1].pk,
+        "skipped": True,
+    }
+
+
+def test_a_queued_document_of_a_cancelled_batch_is_skipped_when_its_task_runs(
+    kb, immediate_tasks, monkeypatch
+):
+    session_id, documents = add_documents(kb, "a.txt", "b.txt")
+    services.request_cancel(session_id)
+    # The receiver runs after the commit, which a test transaction never reaches: the task's
+    # own check of abandoned documents ends them.
+    Document.objects.filter(session_id=session_id).update(status="pending")
+    monkeypatch.setattr(tasks, "extract_in_child", pytest.fail)
+    result = tasks.process_document.call(session_id, documents[0].pk)
+    assert result == {"document": documents[0].pk, "skipped": True}
+    assert set(Document.objects.values_list("status", flat=True)) == {"cancelled"}
+
+
+def test_a_cancelled_task_says_where_its_reader_stopped(kb, immediate_tasks, monkeypatch):
+    immediate_tasks.PROGRESS_TRACKING = {
+        **immediate_tasks.PROGRESS_TRACKING,
+        "RECORDER_MIN_INTERVAL": 0,
+    }
+    session_id, (document,) = add_documents(kb, "talk.wav")
+    steps = []
+    monkeypatch.setattr(tasks, "extract_in_child", _stepping_reader(session_id, steps, cancel_at=4))
+    result = tasks.process_document.call(session_id, document.pk)
+    # The report of step 4 (40 %) found the session cancelled: the reader stopped there.
+    assert result == {"document": document.pk, "cancelled": True, "stopped_at": 40.0}
+    assert [step for _, step in steps] == [0, 1, 2, 3]

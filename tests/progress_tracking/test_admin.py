@@ -329,3 +329,14 @@ def test_non_staff_cannot_open_the_admin(client, user):
     client.force_login(user)
     response = client.get(reverse(CHANGELIST))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_filter_lists_cancelled_sessions(admin_client, rows, make_knowledge):
+    rows["cancelled"] = make_knowledge(name="Cancelled batch")
+    services.request_cancel(services.start_session(rows["cancelled"], files=["a.wav"]))
+    html = changelist(admin_client).content.decode()
+    assert "?progress=cancelled" in html
+    assert shown(changelist(admin_client, progress="cancelled")) == {rows["cancelled"].pk}
+    age(rows["cancelled"], 301)  # FINISHED_TTL is 300 s: awaiting cleanup
+    assert shown(changelist(admin_client, progress="cancelled")) == set()
+    assert rows["cancelled"].pk in shown(changelist(admin_client, progress="stale"))

@@ -45,6 +45,7 @@ EXTENSION_FIELDS = {
     "failed_files",
     "files",
     "files_total",
+    "file_list",
     "started_at",
     "finished_at",
     "version",

@@ -90,3 +90,24 @@ def test_every_documented_tag_renders_with_the_names_it_uses(doc, tag, knowledge
     assert "INVALID" not in html, (doc, tag, html)
     if tag.startswith("{% progress_bar knowledge") or tag.startswith("{% progress_bar session_id"):
         assert f'data-session-id="{sid}"' in html, (doc, tag)
+
+
+def declared_union(name: str) -> set[str]:
+    text = DTS.read_text()
+    start = text.index(f"export type {name} =")
+    return set(re.findall(r'"(\w+)"', text[start : text.index(";", start)]))
+
+
+def test_the_type_declarations_list_every_status():
+    from progress_tracking.models import FileStatus, ProgressStatus
+
+    assert declared_union("ProgressState") == set(ProgressStatus.values)
+    assert declared_union("ProgressFileState") == set(FileStatus.values)
+
+
+def test_the_status_body_table_names_every_status():
+    from progress_tracking.models import FileStatus, ProgressStatus
+
+    table = api_md_section()
+    for status in {*ProgressStatus.values, *FileStatus.values}:
+        assert f"`{status}`" in table, status

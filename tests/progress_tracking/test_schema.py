@@ -29,6 +29,7 @@ from progress_tracking import services
 STATUS = "/api/v1/progress/{session_id}/status"
 DETAIL = "/api/v1/progress/{session_id}"
 LIST = "/api/v1/progress/"
+CANCEL = "/api/v1/progress/{session_id}/cancel"
 MAX_EXAMPLES = 50
 
 
@@ -292,6 +293,7 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(schema, live_i
         f"GET {STATUS}",
         f"GET {DETAIL}",
         f"DELETE {DETAIL}",
+        f"POST {CANCEL}",
         f"GET {LIST}",
     }
     for label, count in tried.items():
@@ -299,4 +301,5 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(schema, live_i
     # The real ids are reached: live bodies, and real deletions.
     assert codes[f"GET {STATUS}"][200] > 0
     assert codes[f"DELETE {DETAIL}"][200] > 0
+    assert codes[f"POST {CANCEL}"][200] > 0
     assert set(codes[f"GET {DETAIL}"]) == {410}

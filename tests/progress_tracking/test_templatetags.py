@@ -426,3 +426,39 @@ def test_assets_tag_can_leave_the_stylesheet_out():
 def test_static_files_exist():
     for name in ("polling.js", "polling.d.ts", "progress_bar.js", "progress_bar.css"):
         assert (STATIC_DIR / name).is_file(), name
+
+
+# -- the Cancel button -------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_running_bar_has_a_labelled_cancel_button(knowledge):
+    sid = services.start_session(knowledge, files=["a.wav"])
+    bar = render_bar('{% progress_bar sid label="Importing" %}', sid=sid)
+    button = bar.find(data_progress_tracking_cancel=None)
+    assert button.tag == "button"
+    assert button.attrs["type"] == "button"
+    assert button.text == "Cancel"
+    assert "hidden" not in button.attrs
+    assert bar.find(id=button.attrs["aria-describedby"]).text == "Importing"
+    assert "data-cancel" not in bar.attrs
+
+
+@pytest.mark.django_db
+def test_a_finished_bar_hides_its_cancel_button(knowledge):
+    sid = services.start_session(knowledge, files=["a.wav"])
+    services.request_cancel(sid)
+    bar = render_bar(sid=sid)
+    assert "hidden" in bar.find(data_progress_tracking_cancel=None).attrs
+    assert bar.attrs["data-state"] == "cancelled"
+    assert bar.find(data_progress_tracking_message=None).text == "Processing cancelled."
+    assert "aria-busy" not in bar.find(role="progressbar").attrs
+    (row,) = bar.find_all(data_file_status="cancelled")
+    assert row.text == "a.wav Cancelled"
+
+
+@pytest.mark.django_db
+def test_a_host_turns_the_cancel_button_off(unknown_id):
+    bar = render_bar("{% progress_bar sid cancel=False %}", sid=unknown_id)
+    assert bar.find_all(data_progress_tracking_cancel=None) == []
+    assert bar.attrs["data-cancel"] == "false"

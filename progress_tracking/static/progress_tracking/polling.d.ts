@@ -3,11 +3,11 @@
 /** Request and response header of the signed read capability. */
 export declare const CAPABILITY_HEADER: "X-Progress-Capability";
 
-/** State of a whole session. `completed` and `error` are final. */
-export type ProgressState = "processing" | "completed" | "error";
+/** State of a whole session. `completed`, `error` and `cancelled` are final. */
+export type ProgressState = "processing" | "completed" | "error" | "cancelled";
 
-/** State of one file of a session. */
-export type ProgressFileState = "pending" | "processing" | "completed" | "error";
+/** State of one file of a session; `cancelled` only in a cancelled session. */
+export type ProgressFileState = "pending" | "processing" | "completed" | "error" | "cancelled";
 
 /** One entry of `ProgressStatus.files`. */
 export interface ProgressFile {
@@ -37,6 +37,8 @@ export interface ProgressStatus {
   files: ProgressFile[];
   /** How many files the session has, listed or not. */
   files_total: number;
+  /** Names of the session's files in the order they were added, at most `FILES_LIMIT`. */
+  file_list: string[];
   /** Unix seconds. */
   started_at: number | null;
   /** Unix seconds; null until the session is final. */
@@ -55,12 +57,21 @@ export interface ProgressStatus {
 /**
  * Why tracking ended with an error:
  * - `failed`: the server reports `status: "error"`; the message is the server's `error` text.
+ * - `cancelled`: the server reports `status: "cancelled"` (someone cancelled the session, in
+ *   this page or elsewhere); the message is the server's `message`, `error.status` the body.
  * - `not_found`: 404, the session is unknown, expired, cleared or someone else's.
  * - `forbidden`: 401 or 403, not authenticated or not allowed.
  * - `stalled`: no change for `staleTimeout` milliseconds (network errors included).
- * - `unavailable`: only from `listProgressSessions` and `clearProgress` (other HTTP errors).
+ * - `unavailable`: only from `listProgressSessions`, `clearProgress`, `cancelProgress` and
+ *   `poller.cancel()` (other HTTP errors).
  */
-export type ProgressErrorKind = "failed" | "not_found" | "forbidden" | "stalled" | "unavailable";
+export type ProgressErrorKind =
+  | "failed"
+  | "cancelled"
+  | "not_found"
+  | "forbidden"
+  | "stalled"
+  | "unavailable";
 
 export class ProgressTrackingError extends Error {
   constructor(
@@ -132,6 +143,11 @@ export class ProgressPoller {
   stop(): void;
   /** Add callbacks; returns a function that removes them. */
   subscribe(callbacks: ProgressCallbacks): () => void;
+  /**
+   * `POST {baseUrl}/{sessionId}/cancel`; resolves with the answered status body. Tracking
+   * then ends through `onError` (kind `cancelled`), or as the work had already ended.
+   */
+  cancel(): Promise<ProgressStatus>;
 }
 
 /** Start tracking, or join the poller already tracking this session in this page. */
@@ -172,6 +188,15 @@ export function clearProgress(
   sessionId: string,
   options?: Pick<ProgressOptions, "baseUrl" | "headers" | "fetch">,
 ): Promise<boolean>;
+
+/**
+ * `POST {baseUrl}/{sessionId}/cancel` (with the page's CSRF token); resolves with the answered
+ * status body. A poller tracking the session in this page ends with it.
+ */
+export function cancelProgress(
+  sessionId: string,
+  options?: Pick<ProgressOptions, "baseUrl" | "headers" | "fetch">,
+): Promise<ProgressStatus>;
 
 /** Ids of the unfinished sessions remembered in this browser for `options.baseUrl`. */
 export function getRememberedSessions(options?: Pick<ProgressOptions, "baseUrl">): string[];

@@ -40,6 +40,7 @@ const LOCK_PREFIX = "progress-tracking:session:";
 // Hooks the tab coordinator calls on pollers; symbols keep them off the public surface.
 const RECEIVE = Symbol("receive");
 const VISIBILITY = Symbol("visibility");
+const ACCEPT = Symbol("accept");
 
 /** The error every `onError` callback receives. */
 export class ProgressTrackingError extends Error {
@@ -435,7 +436,7 @@ const registry = new Map(); // sessionId -> the active poller started first in t
 export class ProgressPoller {
   #options;
   #listeners = new Set();
-  #state = "idle"; // idle | running | stopped | completed | failed
+  #state = "idle"; // idle | running | stopped | completed | cancelled | failed
   #role = null; // solo | leader | follower
   #tab = null;
   #status = null;
@@ -539,6 +540,22 @@ export class ProgressPoller {
     forget(this.sessionId);
     this.#settleStart();
     this.#startPromise = null;
+  }
+
+  /**
+   * Cancel the session on the server (`POST {baseUrl}/{sessionId}/cancel`); resolves with
+   * the status body it answers. Tracking then ends like any poll that sees that status:
+   * `onError` with kind `cancelled` (or `onComplete` / `failed` if the work had already
+   * ended). Rejects with a `ProgressTrackingError` (`not_found`, `forbidden`, `unavailable`).
+   */
+  async cancel() {
+    const status = await postCancel(this.#options, this.sessionId);
+    this[ACCEPT](status);
+    return status;
+  }
+
+  [ACCEPT](status) {
+    if (this.#state === "running" && isStatusBody(status)) this.#acceptStatus(status);
   }
 
   // -- leadership --------------------------------------------------------------------
@@ -812,6 +829,10 @@ export class ProgressPoller {
       this.#end("failed", status.error || status.message || "Processing failed.");
       return true;
     }
+    if (status.status === "cancelled") {
+      this.#end("cancelled", status.message || "Processing cancelled.");
+      return true;
+    }
     return false;
   }
 
@@ -829,7 +850,7 @@ export class ProgressPoller {
         status: this.#status,
       });
     }
-    this.#state = kind === "completed" ? "completed" : "failed";
+    this.#state = kind === "completed" || kind === "cancelled" ? kind : "failed";
     this.#teardown();
     // A stalled session may still finish: a later page load resumes it (or gets a 404).
     if (kind !== "stalled") forget(this.sessionId);
@@ -943,17 +964,20 @@ function csrfTokenFromCookie() {
  * Clear a session on the server (`DELETE {baseUrl}/{sessionId}`) and stop tracking it.
  * Resolves true when cleared, false when the server did not know it.
  */
+/** The CSRF header a write needs: the page's token, sent only to this site's own API. */
+function csrfHeader(o) {
+  const hasCsrf = Object.keys(o.headers).some((name) => name.toLowerCase() === "x-csrftoken");
+  const sameOrigin = o.baseUrl === "" || (o.baseUrl.startsWith("/") && !o.baseUrl.startsWith("//"));
+  const token = !hasCsrf && sameOrigin ? csrfTokenFromCookie() : null;
+  return token ? { "X-CSRFToken": token } : {};
+}
+
 export async function clearProgress(sessionId, options = {}) {
   const o = normalizeOptions(options);
   const id = String(sessionId);
   stopProgressTracking(id);
   forget(id);
-  const extra = {};
-  const hasCsrf = Object.keys(o.headers).some((name) => name.toLowerCase() === "x-csrftoken");
-  const sameOrigin = o.baseUrl === "" || (o.baseUrl.startsWith("/") && !o.baseUrl.startsWith("//"));
-  const token = !hasCsrf && sameOrigin ? csrfTokenFromCookie() : null;
-  if (token) extra["X-CSRFToken"] = token;
-  const response = await fetcher(o)(sessionUrl(o, id), requestInit(o, extra, "DELETE"));
+  const response = await fetcher(o)(sessionUrl(o, id), requestInit(o, csrfHeader(o), "DELETE"));
   if (response.status === 404) return false;
   if (response.status === 401 || response.status === 403) {
     const message = await readDetail(response, "Not allowed to clear this progress session.");
@@ -970,4 +994,50 @@ export async function clearProgress(sessionId, options = {}) {
     });
   }
   return true;
+}
+
+async function postCancel(o, id) {
+  const response = await fetcher(o)(
+    sessionUrl(o, id, "/cancel"),
+    requestInit(o, csrfHeader(o), "POST"),
+  );
+  if (response.status === 404) {
+    const message = await readDetail(response, "Progress session not found.");
+    throw new ProgressTrackingError("not_found", message, { sessionId: id, httpStatus: 404 });
+  }
+  if (response.status === 401 || response.status === 403) {
+    const message = await readDetail(response, "Not allowed to cancel this progress session.");
+    throw new ProgressTrackingError("forbidden", message, {
+      sessionId: id,
+      httpStatus: response.status,
+    });
+  }
+  let body = null;
+  if (response.status >= 200 && response.status < 300) {
+    try {
+      body = await response.json();
+    } catch {
+      body = null;
+    }
+  }
+  if (!isStatusBody(body)) {
+    const message = `Cancelling progress failed (HTTP ${response.status}).`;
+    throw new ProgressTrackingError("unavailable", message, {
+      sessionId: id,
+      httpStatus: response.status,
+    });
+  }
+  return body;
+}
+
+/**
+ * Cancel a session on the server (`POST {baseUrl}/{sessionId}/cancel`, with the page's CSRF
+ * token); resolves with the status body it answers (`status` is `cancelled`, or how the work
+ * had already ended). A poller tracking the session in this page ends with that status.
+ */
+export async function cancelProgress(sessionId, options = {}) {
+  const id = String(sessionId);
+  const status = await postCancel(normalizeOptions(options), id);
+  registry.get(id)?.[ACCEPT](status);
+  return status;
 }

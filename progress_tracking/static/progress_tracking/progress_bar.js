@@ -4,9 +4,15 @@
  * Loaded with `{% progress_tracking_assets %}` (a module script): on DOMContentLoaded it
  * attaches every `[data-progress-tracking]` element. Call `attachProgressBar(element)` for
  * bars added later. Each bar dispatches `progress-tracking:progress`, `:complete` and
- * `:error` CustomEvents (they bubble) so pages can react without a framework.
+ * `:error` CustomEvents (they bubble) so pages can react without a framework; a cancelled
+ * session ends with `:error` whose `detail.kind` is `cancelled`.
+ *
+ * The bar's Cancel button (`[data-progress-tracking-cancel]`, shown while the work runs)
+ * asks for confirmation, then cancels the session; `data-cancel="false"` on the bar turns it
+ * off, `data-cancel-confirm="false"` skips the question.
  */
 import {
+  cancelProgress,
   getRememberedSessions,
   listProgressSessions,
   startProgressTracking,
@@ -20,7 +26,7 @@ export const EVENTS = Object.freeze({
 });
 
 const ANNOUNCE_EVERY = 5000;
-const FINAL_STATES = new Set(["completed", "error"]);
+const FINAL_STATES = new Set(["completed", "error", "cancelled"]);
 const controllers = new WeakMap();
 
 // Django's JavaScript catalog (JavaScriptCatalog view) defines these globals when mounted.
@@ -51,6 +57,8 @@ function fileStateLabel(state) {
       return gettext("Completed");
     case "error":
       return gettext("Error");
+    case "cancelled":
+      return gettext("Cancelled");
     default:
       return String(state ?? "");
   }
@@ -83,6 +91,7 @@ function messageOf(status) {
       error: status.error || status.message || gettext("unknown error"),
     });
   }
+  if (status.status === "cancelled") return gettext("Processing cancelled.");
   return status.message || gettext("Processing…");
 }
 
@@ -90,6 +99,8 @@ function errorMessageOf(error) {
   switch (error?.kind) {
     case "failed":
       return interpolate(gettext("Processing failed: %(error)s"), { error: error.message });
+    case "cancelled":
+      return gettext("Processing cancelled.");
     case "not_found":
       return gettext("Progress stopped being reported: the work was interrupted or cleared.");
     case "forbidden":
@@ -235,10 +246,26 @@ function initialStatus(element) {
   };
 }
 
+function browserConfirm(text) {
+  return typeof globalThis.confirm === "function" ? globalThis.confirm(text) : true;
+}
+
 class ProgressBarController {
   constructor(element, options) {
-    const { now, setTimeout: setTimer, clearTimeout: clearTimer, ...pollerOptions } = options;
+    const {
+      now,
+      setTimeout: setTimer,
+      clearTimeout: clearTimer,
+      confirm,
+      ...pollerOptions
+    } = options;
     this.element = element;
+    this.confirm = confirm ?? browserConfirm;
+    // The highest overall progress shown so far: the bar never moves back (see steady()).
+    this.highest = 0;
+    this.cancelButton = null;
+    this.cancelLabel = "";
+    this.onCancelClick = () => this.requestCancel();
     this.now = now ?? (() => Date.now());
     this.setTimer = setTimer ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
     this.clearTimer = clearTimer ?? ((id) => globalThis.clearTimeout(id));
@@ -266,6 +293,8 @@ class ProgressBarController {
     // The server-rendered value; set from here so no inline style is needed (CSP).
     const initial = initialStatus(this.element);
     this.element.style?.setProperty?.("--progress-tracking-value", `${percentOf(initial)}%`);
+    this.highest = initial.progress;
+    this.setUpCancel(initial.status);
     if (!this.sessionId) return;
     // A session already finished when the page was rendered shows its final state as is.
     if (FINAL_STATES.has(initial.status)) return;
@@ -277,7 +306,59 @@ class ProgressBarController {
     });
   }
 
+  /** The Cancel button: shown while the session runs, unless the host turned it off. */
+  setUpCancel(state) {
+    const button = part(this.element, "cancel");
+    if (!button) return;
+    if (!this.sessionId || this.element.getAttribute("data-cancel") === "false") {
+      button.hidden = true;
+      return;
+    }
+    this.cancelButton = button;
+    this.cancelLabel = button.textContent;
+    button.hidden = FINAL_STATES.has(state);
+    button.addEventListener("click", this.onCancelClick);
+  }
+
+  showCancel(visible) {
+    if (this.cancelButton) this.cancelButton.hidden = !visible;
+  }
+
+  async requestCancel() {
+    const button = this.cancelButton;
+    if (!button || button.disabled) return;
+    const ask = this.element.getAttribute("data-cancel-confirm") !== "false";
+    const question = gettext("Cancel this work? Files not finished yet will not be processed.");
+    if (ask && !this.confirm(question)) return;
+    button.disabled = true;
+    setText(button, gettext("Cancelling…"));
+    try {
+      // The poller ends with the answered status, which renders the cancelled bar.
+      if (this.poller?.running) await this.poller.cancel();
+      else await cancelProgress(this.sessionId, this.pollerOptions);
+    } catch (error) {
+      button.disabled = false;
+      setText(button, this.cancelLabel);
+      const reason = error?.message || gettext("unknown error");
+      this.announce(interpolate(gettext("Could not cancel: %(error)s"), { error: reason }), true);
+    }
+  }
+
+  /**
+   * The status as the bar shows it: overall progress never lower than already shown.
+   * The server keeps it so (files joining, a retried file, a file failing part-way); this
+   * also covers progress written in the seed's format and a status relayed late by a tab.
+   */
+  steady(status) {
+    const value = Number(status?.progress);
+    if (!Number.isFinite(value)) return status;
+    if (value < this.highest) return { ...status, progress: this.highest };
+    this.highest = value;
+    return status;
+  }
+
   detach() {
+    this.cancelButton?.removeEventListener("click", this.onCancelClick);
     this.unsubscribe?.();
     this.unsubscribe = null;
     if (this.pendingTimer !== null) this.clearTimer(this.pendingTimer);
@@ -291,16 +372,19 @@ class ProgressBarController {
   }
 
   progress(status) {
-    renderStatus(this.element, status);
+    const shown = this.steady(status);
+    renderStatus(this.element, shown);
     const eta = FINAL_STATES.has(status.status) ? null : status.eta_seconds;
     this.timeLeft = renderTimeLeft(this.element, this.timeLeft, eta);
-    if (!FINAL_STATES.has(status.status)) this.announce(valueTextOf(status), false);
+    this.showCancel(!FINAL_STATES.has(status.status));
+    if (!FINAL_STATES.has(status.status)) this.announce(valueTextOf(shown), false);
     this.dispatch(EVENTS.progress, { status });
   }
 
   complete(status) {
     this.timeLeft = renderTimeLeft(this.element, this.timeLeft, null);
-    if (status) renderStatus(this.element, status, { state: "completed" });
+    this.showCancel(false);
+    if (status) renderStatus(this.element, this.steady(status), { state: "completed" });
     this.announce(status ? messageOf(status) : gettext("Processing complete."), true);
     this.dispatch(EVENTS.complete, { status });
     this.unsubscribe = null;
@@ -309,7 +393,12 @@ class ProgressBarController {
   fail(error) {
     this.timeLeft = renderTimeLeft(this.element, this.timeLeft, null);
     const message = errorMessageOf(error);
-    this.element.setAttribute("data-state", "error");
+    this.showCancel(false);
+    const cancelled = error?.kind === "cancelled";
+    if (cancelled && error.status) {
+      renderStatus(this.element, this.steady(error.status), { state: "cancelled" });
+    }
+    this.element.setAttribute("data-state", cancelled ? "cancelled" : "error");
     this.element.setAttribute("data-error-kind", error?.kind ?? "");
     this.element.hidden = false;
     part(this.element, "bar")?.removeAttribute("aria-busy");

@@ -1,5 +1,6 @@
 // The rest of the public API, and misuse that must not type-check.
 import {
+  cancelProgress,
   clearProgress,
   configureEnvironment,
   discoverProgressTracking,
@@ -7,6 +8,8 @@ import {
   getRememberedSessions,
   listProgressSessions,
   ProgressPoller,
+  type ProgressState,
+  type ProgressStatus,
   ProgressTrackingError,
   resumeProgressTracking,
   startProgressTracking,
@@ -29,6 +32,17 @@ export async function resumeAndDiscover(): Promise<number> {
   unsubscribe();
   return discovered.length + listed.length + remembered.length + Number(cleared && stopped) +
     Number(found?.running);
+}
+
+export async function cancelling(poller: ProgressPoller): Promise<string> {
+  const answered: ProgressStatus = await poller.cancel();
+  const other = await cancelProgress("id", { baseUrl: "/progress" });
+  const states: ProgressState[] = [answered.status, other.status];
+  // A cancelled session ends tracking through onError, with its own kind.
+  startProgressTracking("id", undefined, (error) => {
+    if (error.kind === "cancelled") console.log(error.status?.status === "cancelled");
+  });
+  return states.join();
 }
 
 export function errors(error: unknown): string | null {

@@ -46,10 +46,14 @@ export function callbackTypes(): void {
     (status: ProgressStatus) => {
       const percent: number = status.progress;
       const files: string[] = status.files.map((file) => `${file.name}: ${file.status}`);
+      // The seed's client seeds its per-file list from the names of all files.
+      const names: string[] = status.file_list;
+      console.log(names.length);
       console.log(percent, files, status.error?.toUpperCase());
     },
     (error: ProgressTrackingError) => {
-      const kind: "failed" | "not_found" | "forbidden" | "stalled" | "unavailable" = error.kind;
+      const kind: "failed" | "cancelled" | "not_found" | "forbidden" | "stalled" | "unavailable" =
+        error.kind;
       console.log(kind, error.message, error.status?.progress);
     },
     {
