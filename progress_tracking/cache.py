@@ -162,6 +162,13 @@ def sync_after_commit(session_id: object, model: type[Model]) -> None:
         )
 
 
+def forget_after_commit(session_ids: list[Any], model: type[Model]) -> None:
+    """``forget_sessions`` once the current transaction on ``model``'s database commits."""
+    transaction.on_commit(
+        lambda: forget_sessions(list(session_ids)), using=router.db_for_write(model)
+    )
+
+
 def forget_sessions(session_ids: list[Any]) -> None:
     """Tombstone sessions that no longer exist (cleanup removed them); ids are never reused."""
     store = get_cache()

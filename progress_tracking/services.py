@@ -163,7 +163,10 @@ def start_session(
         now=now.timestamp(),
     )
 
+    replaced: list[Any] = []  # the session this one replaces on the row, if any
+
     def mutate(row: Row) -> Progress:
+        replaced.clear()  # a retried attempt reads the row again
         if not isinstance(row.meta, dict):
             raise _not_a_dict(row.meta)
         current = row.meta.get(PROGRESS_KEY)
@@ -175,6 +178,8 @@ def start_session(
             if not join_active:
                 raise SessionActive(current["session_id"])
             return state.apply_join(current, names, now=now.timestamp())
+        if isinstance(current, dict) and current.get("session_id"):
+            replaced.append(current["session_id"])
         return fresh
 
     try:
@@ -194,6 +199,9 @@ def start_session(
     for field, value in storage.progress_columns(progress, now).items():
         setattr(instance, field, value)
     joined = progress["session_id"] != new_id
+    if replaced and app_settings.CACHE:
+        # The old session is gone from the row: its cached record must read as gone too.
+        progress_cache.forget_after_commit(replaced, model)
     _send_after_commit(
         signals.progress_updated if joined else signals.progress_started, result, model
     )

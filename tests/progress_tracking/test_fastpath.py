@@ -765,3 +765,22 @@ class NoOne:
 
     def has_object_permission(self, request, view, obj):
         return False
+
+
+def test_a_session_replaced_on_its_row_reads_as_gone(
+    knowledge, session_id, token, settings, write, user, django_assert_num_queries
+):
+    """A new session on the row replaces the finished one: its cached record goes too."""
+    store = use_cache(settings)
+    write(services.update_file_progress, session_id, "a.pdf", progress=100, status="completed")
+    write(services.update_file_progress, session_id, "b.mp3", progress=100, status="completed")
+    write(services.mark_session_complete, session_id, message="done")
+    assert bare_client().get(status_url(session_id), **with_capability(token)).status_code == 200
+
+    new_id = write(services.start_session, knowledge)
+
+    assert new_id != session_id
+    assert cache.read(store, session_id).progress is None  # a tombstone
+    with django_assert_num_queries(0):
+        response = bare_client().get(status_url(session_id), **with_capability(token))
+    assert as_triple(response) == missing_404(user)
