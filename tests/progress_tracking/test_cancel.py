@@ -236,10 +236,13 @@ def test_a_with_block_that_ends_normally_after_a_cancel_is_quiet(session):
 @pytest.mark.django_db(transaction=True)
 def test_the_heartbeat_tells_a_worker_that_reports_nothing(make_knowledge):
     sid = services.start_session(make_knowledge(), files=["slow.wav"])
+    # Cancelled before the heartbeat starts: its first beat is the write that tells the worker
+    # (cancelling while it beats would race it on the tests' in-memory SQLite, which answers
+    # a concurrent write with "table is locked" instead of waiting as a file database does).
+    services.request_cancel(sid)
     recorder = ProgressRecorder(sid, heartbeat_interval=0.05).start()
     thread = recorder._thread
     try:
-        services.request_cancel(sid)
         deadline = time.monotonic() + 10
         while not recorder.cancelled and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -267,6 +270,7 @@ def test_a_worker_that_ignores_the_cancel_writes_nothing(session):
 @pytest.mark.django_db(transaction=True)
 def test_cancel_from_another_thread_reaches_a_busy_worker(make_knowledge):
     session = services.start_session(make_knowledge(), files=["c.txt"])
+    reported, resume = threading.Event(), threading.Event()
     stopped_at = []
 
     def work():
@@ -274,17 +278,23 @@ def test_cancel_from_another_thread_reaches_a_busy_worker(make_knowledge):
             for step in range(1000):
                 recorder.file("c.txt", progress=step / 10)
                 stopped_at.append(step)
-                time.sleep(0.01)
+                if step == 2:
+                    # Park between two writes while the cancel lands: the in-memory SQLite
+                    # of the tests answers a concurrent write with "table is locked" at once
+                    # instead of waiting (a file database waits), and what is tested is that
+                    # the worker's next write notices the cancel, not SQLite's locking.
+                    reported.set()
+                    resume.wait(timeout=30)
 
     worker = threading.Thread(target=work)
     worker.start()
-    while not stopped_at:
-        time.sleep(0.01)
+    assert reported.wait(timeout=30)
     services.request_cancel(session)
+    resume.set()
     worker.join(timeout=30)
     assert not worker.is_alive()
-    cancelled_at = len(stopped_at)
-    assert cancelled_at < 1000
+    # The first write after the cancel raised ProgressCancelled and the recorder ended quietly.
+    assert stopped_at == [0, 1, 2]
     progress = services.get_progress(session)
     assert progress["status"] == "cancelled"
     assert progress["files"][0]["status"] == "cancelled"
