@@ -1,7 +1,11 @@
 // Test doubles for polling.js: a fake clock, a fake progress server behind a fake fetch,
 // and fake browser tabs (storage, BroadcastChannel, Web Locks, document visibility).
+import { register } from "node:module";
 
 export const STATIC_DIR = new URL("../../progress_tracking/static/progress_tracking/", import.meta.url);
+
+// A tab's query string reaches every module of polling.js (see page-load-hooks.mjs).
+register("./page-load-hooks.mjs", import.meta.url, { data: { root: STATIC_DIR.href } });
 const POLLING_URL = new URL("polling.js", STATIC_DIR).href;
 
 export const START = 1_700_000_000_000;
@@ -379,8 +383,8 @@ export function createBrowser({ random = () => 0.5 } = {}) {
 let tabCounter = 0;
 
 /**
- * Open a tab: a fresh instance of polling.js (a query string makes Node load the module
- * again, like a page load) wired to the shared fakes.
+ * Open a tab: fresh instances of polling.js and its modules (a query string makes Node load
+ * them again, like a page load) wired to the shared fakes.
  */
 export async function openTab(browser, { visible = true, coordinated = true } = {}) {
   tabCounter += 1;
