@@ -1,10 +1,8 @@
 /**
  * Browser poller for django-progress-tracking.
  *
- * A dependency-free ES module: import it from the static URL, no build step.
- *
- *   import { startProgressTracking } from "/static/progress_tracking/polling.js";
- *   startProgressTracking(sessionId, onComplete, onError, { onProgress });
+ * A dependency-free ES module: a page imports `startProgressTracking` and the rest below
+ * from the static URL of this file, no build step (docs/frontend.md shows how).
  *
  * One poller per session and page. Tabs of the same site elect one leader per session
  * (Web Locks) and share every status over a BroadcastChannel, so requests to the server do
