@@ -381,6 +381,20 @@ export function createBrowser({ random = () => 0.5 } = {}) {
 }
 
 let tabCounter = 0;
+let modulesCounter = 0;
+
+/**
+ * Fresh instances of modules of polling/ (`loadModules("http", "environment")`), sharing
+ * one query string so they import each other, and nothing any other test has loaded.
+ */
+export async function loadModules(...names) {
+  modulesCounter += 1;
+  const query = `?modules${modulesCounter}`;
+  const modules = await Promise.all(
+    names.map((name) => import(new URL(`polling/${name}.js${query}`, STATIC_DIR).href)),
+  );
+  return Object.fromEntries(names.map((name, index) => [name, modules[index]]));
+}
 
 /**
  * Open a tab: fresh instances of polling.js and its modules (a query string makes Node load
@@ -420,6 +434,20 @@ export async function openTab(browser, { visible = true, coordinated = true } = 
       browser.locks.releaseTab(id);
     },
   };
+}
+
+/** The fake server hands out `cap-<n>` on every answer while `issuing` is on. */
+export function issueCapabilities(server) {
+  const state = { issuing: true, issued: 0 };
+  server.respond = (call) => {
+    const response = server.answer(call);
+    if (state.issuing && response.status < 400) {
+      state.issued += 1;
+      response.headers.set("X-Progress-Capability", `cap-${state.issued}`);
+    }
+    return response;
+  };
+  return state;
 }
 
 /** Record callbacks. */
