@@ -1,7 +1,11 @@
 // Test doubles for polling.js: a fake clock, a fake progress server behind a fake fetch,
 // and fake browser tabs (storage, BroadcastChannel, Web Locks, document visibility).
+import { register } from "node:module";
 
 export const STATIC_DIR = new URL("../../progress_tracking/static/progress_tracking/", import.meta.url);
+
+// A tab's query string reaches every module of polling.js (see page-load-hooks.mjs).
+register("./page-load-hooks.mjs", import.meta.url, { data: { root: STATIC_DIR.href } });
 const POLLING_URL = new URL("polling.js", STATIC_DIR).href;
 
 export const START = 1_700_000_000_000;
@@ -377,10 +381,24 @@ export function createBrowser({ random = () => 0.5 } = {}) {
 }
 
 let tabCounter = 0;
+let modulesCounter = 0;
 
 /**
- * Open a tab: a fresh instance of polling.js (a query string makes Node load the module
- * again, like a page load) wired to the shared fakes.
+ * Fresh instances of modules of polling/ (`loadModules("http", "environment")`), sharing
+ * one query string so they import each other, and nothing any other test has loaded.
+ */
+export async function loadModules(...names) {
+  modulesCounter += 1;
+  const query = `?modules${modulesCounter}`;
+  const modules = await Promise.all(
+    names.map((name) => import(new URL(`polling/${name}.js${query}`, STATIC_DIR).href)),
+  );
+  return Object.fromEntries(names.map((name, index) => [name, modules[index]]));
+}
+
+/**
+ * Open a tab: fresh instances of polling.js and its modules (a query string makes Node load
+ * them again, like a page load) wired to the shared fakes.
  */
 export async function openTab(browser, { visible = true, coordinated = true } = {}) {
   tabCounter += 1;
@@ -416,6 +434,20 @@ export async function openTab(browser, { visible = true, coordinated = true } = 
       browser.locks.releaseTab(id);
     },
   };
+}
+
+/** The fake server hands out `cap-<n>` on every answer while `issuing` is on. */
+export function issueCapabilities(server) {
+  const state = { issuing: true, issued: 0 };
+  server.respond = (call) => {
+    const response = server.answer(call);
+    if (state.issuing && response.status < 400) {
+      state.issued += 1;
+      response.headers.set("X-Progress-Capability", `cap-${state.issued}`);
+    }
+    return response;
+  };
+  return state;
 }
 
 /** Record callbacks. */

@@ -495,3 +495,40 @@ describe("honest bars: overall progress never moves back", () => {
     assert.deepEqual(shown(bar), ["35", "35%", "35%"]);
   });
 });
+
+const HEADER = "X-Progress-Capability";
+
+describe("progress bar", () => {
+  test("passes data-capability to its poller", async () => {
+    const polling = await import(new URL("polling.js", STATIC_DIR).href);
+    const bars = await import(new URL("progress_bar.js", STATIC_DIR).href);
+    const browser = createBrowser();
+    const timers = browser.clock.scope();
+    polling.configureEnvironment({
+      fetch: browser.server.fetchFor("page"),
+      storage: browser.storage,
+      BroadcastChannel: null,
+      locks: null,
+      document: null,
+      window: null,
+      setTimeout: timers.setTimeout,
+      clearTimeout: timers.clearTimeout,
+      now: browser.clock.now,
+      random: () => 0.5,
+    });
+    browser.server.update("cap-bar", {});
+    const bar = buildBar(new FakeDocument(), {
+      sessionId: "cap-bar",
+      "data-capability": "bar-cap",
+    });
+    bars.attachProgressBar(bar, {
+      now: browser.clock.now,
+      setTimeout: (fn, ms) => timers.setTimeout(fn, ms),
+      clearTimeout: (id) => timers.clearTimeout(id),
+    });
+    await browser.clock.advance(0);
+    const [poll] = browser.server.polls({ sessionId: "cap-bar" });
+    assert.equal(poll.headers.get(HEADER), "bar-cap");
+    polling.stopProgressTracking("cap-bar");
+  });
+});

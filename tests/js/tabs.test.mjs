@@ -1,8 +1,11 @@
-// Several tabs of one browser: leader election, shared statuses, shared visibility.
+// polling/tabs.js: several tabs of one browser: leader election, shared statuses, shared
+// visibility.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { createBrowser, gaps, openTab, recorder, START } from "./helpers.mjs";
+import { createBrowser, gaps, issueCapabilities, openTab, recorder, START } from "./helpers.mjs";
+
+const HEADER = "X-Progress-Capability";
 
 async function browserWithTabs(count, { visible = [] } = {}) {
   const browser = createBrowser();
@@ -355,5 +358,46 @@ describe("resources", () => {
     assert.equal(tabs[0].document.listenerCount("visibilitychange"), 0);
     assert.equal(tabs[0].window.listenerCount("pagehide"), 0);
     assert.equal(clock.timers.size, 0, "no timer left behind");
+  });
+});
+
+describe("shared capability", () => {
+  test("a tab that takes over keeps sending the leader's capability", async () => {
+    const browser = createBrowser();
+    const tabs = [await openTab(browser), await openTab(browser)];
+    const { clock, server } = browser;
+    server.update("s1", {});
+    const state = issueCapabilities(server);
+    for (const tab of tabs) tab.polling.startProgressTracking("s1");
+    await clock.advance(0);
+    state.issuing = false;
+    await clock.advance(1500);
+    const leader = tabs.find((tab) => tab.polling.getProgressPoller("s1").role === "leader");
+    const follower = tabs.find((tab) => tab !== leader);
+    leader.close();
+    await clock.advance(1000);
+    const taken = server.polls({ tabId: follower.id });
+    assert.ok(taken.length >= 1);
+    assert.equal(taken[0].headers.get(HEADER), "cap-1");
+  });
+});
+
+describe("cancel", () => {
+  test("a cancel in the leader's tab ends the followers too", async () => {
+    const browser = createBrowser();
+    browser.server.update("s1", {});
+    const leader = await openTab(browser);
+    const follower = await openTab(browser);
+    const first = recorder();
+    const second = recorder();
+    const poller = leader.polling.startProgressTracking("s1", first.onComplete, first.onError);
+    await browser.clock.advance(0);
+    follower.polling.startProgressTracking("s1", second.onComplete, second.onError);
+    await browser.clock.advance(1000);
+    assert.equal(poller.role, "leader");
+    await poller.cancel();
+    await browser.clock.advance(0);
+    assert.equal(first.of("error")[0].error.kind, "cancelled");
+    assert.equal(second.of("error")[0].error.kind, "cancelled");
   });
 });

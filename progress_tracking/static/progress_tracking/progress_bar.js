@@ -17,6 +17,7 @@ import {
   listProgressSessions,
   startProgressTracking,
 } from "./polling.js";
+import { FINAL_STATES } from "./polling/constants.js";
 
 export const SELECTOR = "[data-progress-tracking]";
 export const EVENTS = Object.freeze({
@@ -26,7 +27,6 @@ export const EVENTS = Object.freeze({
 });
 
 const ANNOUNCE_EVERY = 5000;
-const FINAL_STATES = new Set(["completed", "error", "cancelled"]);
 const controllers = new WeakMap();
 
 // Django's JavaScript catalog (JavaScriptCatalog view) defines these globals when mounted.
@@ -188,7 +188,7 @@ export function renderStatus(element, status, { state = status.status } = {}) {
   if (bar) {
     bar.setAttribute("aria-valuenow", String(percent));
     bar.setAttribute("aria-valuetext", valueTextOf(status));
-    if (FINAL_STATES.has(state)) bar.removeAttribute("aria-busy");
+    if (FINAL_STATES.includes(state)) bar.removeAttribute("aria-busy");
     else bar.setAttribute("aria-busy", "true");
   }
   element.style?.setProperty?.("--progress-tracking-value", `${percent}%`);
@@ -297,7 +297,7 @@ class ProgressBarController {
     this.setUpCancel(initial.status);
     if (!this.sessionId) return;
     // A session already finished when the page was rendered shows its final state as is.
-    if (FINAL_STATES.has(initial.status)) return;
+    if (FINAL_STATES.includes(initial.status)) return;
     this.poller = startProgressTracking(this.sessionId, undefined, undefined, this.pollerOptions);
     this.unsubscribe = this.poller.subscribe({
       onProgress: (status) => this.progress(status),
@@ -316,7 +316,7 @@ class ProgressBarController {
     }
     this.cancelButton = button;
     this.cancelLabel = button.textContent;
-    button.hidden = FINAL_STATES.has(state);
+    button.hidden = FINAL_STATES.includes(state);
     button.addEventListener("click", this.onCancelClick);
   }
 
@@ -374,10 +374,10 @@ class ProgressBarController {
   progress(status) {
     const shown = this.steady(status);
     renderStatus(this.element, shown);
-    const eta = FINAL_STATES.has(status.status) ? null : status.eta_seconds;
+    const eta = FINAL_STATES.includes(status.status) ? null : status.eta_seconds;
     this.timeLeft = renderTimeLeft(this.element, this.timeLeft, eta);
-    this.showCancel(!FINAL_STATES.has(status.status));
-    if (!FINAL_STATES.has(status.status)) this.announce(valueTextOf(shown), false);
+    this.showCancel(!FINAL_STATES.includes(status.status));
+    if (!FINAL_STATES.includes(status.status)) this.announce(valueTextOf(shown), false);
     this.dispatch(EVENTS.progress, { status });
   }
 
