@@ -87,8 +87,8 @@ def protected_save(instance: Any, save: Callable[..., None], options: dict[str, 
         options = {**options, "update_fields": fields}
         writes_meta = "meta" in fields
     else:
-        writes_meta = "meta" not in instance.get_deferred_fields()
         deferred = instance.get_deferred_fields()
+        writes_meta = "meta" not in deferred
         loaded = [
             f.attname
             for f in instance._meta.get_fields()

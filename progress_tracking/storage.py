@@ -52,7 +52,8 @@ class _InlineUntilTransactionEnds:
     It lives as long as the caller's transaction: Django drops it after running it at the
     commit and discards it at a rollback, so a weak reference to it tells whether the
     transaction that fell back is still the one going on (an ``atomic`` decorator reuses
-    one ``Atomic`` object for every call, so the block itself cannot carry that).
+    one ``Atomic`` object for every call, so the block itself cannot carry that). Inside a
+    TestCase it lasts until the test ends, whose data no other connection sees anyway.
     """
 
     __slots__ = ("__weakref__", "ended")
