@@ -51,7 +51,7 @@ def ensure_venv(
         else:
             run(interpreter, "-m", "venv", venv_dir)
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
-    pins = [f"Django~={django}.0"] if django else []
+    pins = django_pins(django)
     digest.update(" ".join(groups + pins).encode())
     marker = venv_dir / f".installed-{'-'.join(groups)}"
     if not marker.exists() or marker.read_text() != digest.hexdigest():
@@ -61,6 +61,11 @@ def ensure_venv(
         run(python, "-m", "pip", "install", "-q", "-e", ".", *extra, *pins)
         marker.write_text(digest.hexdigest())
     return python
+
+
+def django_pins(django: str | None) -> list[str]:
+    """The pip requirement that holds Django to one minor version ("6.0": any 6.0.x)."""
+    return [f"Django~={django}.0"] if django else []
 
 
 def js_tests() -> int:

@@ -3,16 +3,20 @@
 - Every Django minor version that ``pyproject.toml`` admits is named by a classifier, runs in
   a CI leg of ``.ci/run``, and is named by the README; no "6.x" style claim remains.
 - The pre-commit hooks pin the ruff version of the ``lint`` dependency group.
-- CONTRIBUTING names every CI leg.
+- CONTRIBUTING names every CI leg, and ``dev.py --django`` installs the version it names.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
+
+import dev
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -82,3 +86,20 @@ def test_contributing_names_every_ci_leg():
     contributing = (ROOT / "CONTRIBUTING.md").read_text()
     missing = [name for name in names if f"| {name} |" not in contributing]
     assert not missing, missing
+
+
+@pytest.mark.parametrize("bad", ["6", "6.0.1", "six", "6.x", ""])
+def test_dev_py_takes_a_django_minor_version_only(bad):
+    assert dev._django_minor("6.0") == "6.0"
+    with pytest.raises(argparse.ArgumentTypeError):
+        dev._django_minor(bad)
+
+
+def test_dev_py_pins_the_minor_version_it_is_given():
+    (pin,) = dev.django_pins("6.0")
+    requirement = Requirement(pin)
+    assert requirement.name == "Django"
+    assert requirement.specifier.contains("6.0.9")
+    assert not requirement.specifier.contains("6.1.0")
+    assert not requirement.specifier.contains("5.2.9")
+    assert dev.django_pins(None) == []
