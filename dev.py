@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -35,8 +36,14 @@ def python_in(venv_dir: Path) -> Path:
     return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def ensure_venv(venv_dir: Path, interpreter: str, groups: list[str]) -> Path:
-    """Create the virtualenv and install the project with ``groups``; skip when up to date."""
+def ensure_venv(
+    venv_dir: Path, interpreter: str, groups: list[str], django: str | None = None
+) -> Path:
+    """Create the virtualenv and install the project with ``groups``; skip when up to date.
+
+    ``django`` ("6.0") pins that Django minor version (``Django~=6.0.0``); None installs the
+    newest one that ``pyproject.toml`` admits on the interpreter.
+    """
     python = python_in(venv_dir)
     if not python.exists():
         if interpreter == sys.executable:
@@ -44,15 +51,21 @@ def ensure_venv(venv_dir: Path, interpreter: str, groups: list[str]) -> Path:
         else:
             run(interpreter, "-m", "venv", venv_dir)
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
-    digest.update(" ".join(groups).encode())
+    pins = django_pins(django)
+    digest.update(" ".join(groups + pins).encode())
     marker = venv_dir / f".installed-{'-'.join(groups)}"
     if not marker.exists() or marker.read_text() != digest.hexdigest():
         # Dependency groups need pip >= 25.1.
         run(python, "-m", "pip", "install", "-q", "--upgrade", "pip")
         extra = [arg for group in groups for arg in ("--group", group)]
-        run(python, "-m", "pip", "install", "-q", "-e", ".", *extra)
+        run(python, "-m", "pip", "install", "-q", "-e", ".", *extra, *pins)
         marker.write_text(digest.hexdigest())
     return python
+
+
+def django_pins(django: str | None) -> list[str]:
+    """The pip requirement that holds Django to one minor version ("6.0": any 6.0.x)."""
+    return [f"Django~={django}.0"] if django else []
 
 
 def js_tests() -> int:
@@ -70,7 +83,7 @@ def js_tests() -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    python = ensure_venv(Path(args.venv), args.python, ["test"])
+    python = ensure_venv(Path(args.venv), args.python, ["test"], args.django)
     pytest_args = list(args.pytest_args)
     if pytest_args[:1] == ["--"]:
         pytest_args = pytest_args[1:]
@@ -84,7 +97,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    python = ensure_venv(Path(args.venv), args.python, ["bench"])
+    python = ensure_venv(Path(args.venv), args.python, ["bench"], args.django)
     options = ["--quick"] * args.quick + ["--report-only"] * args.report_only
     for name in ("only", "duration", "postgres"):
         value = getattr(args, name)
@@ -94,7 +107,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    python = ensure_venv(Path(args.venv), args.python, ["demo"])
+    python = ensure_venv(Path(args.venv), args.python, ["demo"], args.django)
     env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "true")}
     manage = [python, "manage.py"]
     run(*manage, "migrate", "--noinput", env=env)
@@ -140,6 +153,12 @@ def _positive(value: str) -> int:
     return number
 
 
+def _django_minor(value: str) -> str:
+    if not re.fullmatch(r"[1-9][0-9]*\.[0-9]+", value):
+        raise argparse.ArgumentTypeError(f"expected a minor version such as 6.0, not {value!r}")
+    return value
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -172,6 +191,12 @@ def main() -> int:
     )
     parser.add_argument("--python", default=sys.executable, help="interpreter for the virtualenv")
     parser.add_argument("--venv", default=str(ROOT / ".venv"), help="virtualenv directory")
+    parser.add_argument(
+        "--django",
+        type=_django_minor,
+        metavar="X.Y",
+        help="install this Django minor version (e.g. 6.0); default: the newest one allowed",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the demo site with a task worker on SQLite")
     demo.add_argument("--port", type=int, default=8000)

@@ -33,7 +33,7 @@ from django.core.cache import BaseCache, caches
 from django.db import connections, router, transaction
 from django.db.models import Model
 
-from . import hosts, selectors, storage
+from . import compat, hosts, selectors, storage
 from .conf import app_settings
 from .models import FINAL_STATUSES
 
@@ -200,13 +200,13 @@ def _refresh(store: BaseCache, uuid: UUID, model: type[Model] | None) -> None:
         return
     alias = router.db_for_write(model)
     connection = connections[alias]
-    if not storage._caller_blocks(connection):
-        with storage._immediate_on_sqlite(connection), transaction.atomic(using=alias):
+    if not storage.in_caller_transaction(connection):
+        with storage.immediate_on_sqlite(connection), transaction.atomic(using=alias):
             _refresh_locked(store, uuid, connection, model)
         return
     # The write committed on a side connection while the caller's transaction goes on: lock
     # the row there too, or the caller's transaction would hold the lock until it ends.
-    side = connections.create_connection(alias)
+    side = compat.new_connection(alias)
     try:
         side.set_autocommit(False)
         _refresh_locked(store, uuid, side, model)

@@ -37,8 +37,9 @@ class KeepStoredProgress(Func):
         super().__init__(Value(new_meta, output_field=JSONField()), F("meta"))
 
     def _parts(self, compiler: Any) -> tuple[str, list[Any], str, list[Any]]:
-        new_sql, new_params = compiler.compile(self.source_expressions[0])
-        stored_sql, stored_params = compiler.compile(self.source_expressions[1])
+        new_expression, stored_expression = self.get_source_expressions()
+        new_sql, new_params = compiler.compile(new_expression)
+        stored_sql, stored_params = compiler.compile(stored_expression)
         return new_sql, list(new_params), stored_sql, list(stored_params)
 
     def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:
@@ -86,11 +87,12 @@ def protected_save(instance: Any, save: Callable[..., None], options: dict[str, 
         options = {**options, "update_fields": fields}
         writes_meta = "meta" in fields
     else:
-        writes_meta = "meta" not in instance.get_deferred_fields()
+        deferred = instance.get_deferred_fields()
+        writes_meta = "meta" not in deferred
         loaded = [
             f.attname
-            for f in instance._meta.concrete_fields
-            if not f.primary_key and f.attname not in instance.get_deferred_fields()
+            for f in instance._meta.get_fields()
+            if f.concrete and not f.primary_key and f.attname not in deferred
         ]
         options = {
             **options,

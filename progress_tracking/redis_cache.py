@@ -22,24 +22,29 @@ from typing import Any
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 
+from . import compat
+
 __all__ = ["RedisCache"]
 
 
 class ReusingRedisCacheClient(RedisCacheClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._clients: dict[int, Any] = {}
+        super().__init__(*args, **kwargs)  # imports redis, as Django's client does
+        from redis import Redis
+
+        self._redis_class = Redis
+        self._clients_by_pool: dict[int, Any] = {}
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
         # The same two steps as Django's get_client, the client kept per pool.
-        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
-        client = self._clients.get(id(pool))
+        pool = compat.redis_connection_pool(self, write)
+        client = self._clients_by_pool.get(id(pool))
         if client is None:
-            client = self._clients[id(pool)] = self._client(connection_pool=pool)  # type: ignore[attr-defined]
+            client = self._clients_by_pool[id(pool)] = self._redis_class(connection_pool=pool)
         return client
 
 
 class RedisCache(DjangoRedisCache):
     def __init__(self, server: Any, params: dict[str, Any]) -> None:
         super().__init__(server, params)
-        self._class = ReusingRedisCacheClient
+        compat.use_redis_client_class(self, ReusingRedisCacheClient)

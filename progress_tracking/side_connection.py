@@ -13,8 +13,9 @@ import contextlib
 import threading
 import weakref
 
-from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from . import compat
 
 
 class _SideConnections(threading.local):
@@ -39,7 +40,7 @@ def side_connection(alias: str) -> BaseDatabaseWrapper:
         _discard(side, alias)
         side = None
     if side is None:
-        side = connections.create_connection(alias)
+        side = compat.new_connection(alias)
         side.set_autocommit(False)
         _side.by_alias[alias] = side
         with _every_side_lock:

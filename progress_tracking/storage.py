@@ -16,13 +16,16 @@ Every write is a short read-modify-write of ``meta`` plus the indexed ``progress
 - ``join_caller=True`` (``start_session``) always writes in the caller's transaction, so a
   session started in a transaction that rolls back is gone with it.
 
-Queries are compiled against an explicit connection object so both paths share one code path.
+Queries are compiled against an explicit connection object so both paths share one code path
+(``compat.select_rows``/``compat.update_rows``: Django runs a QuerySet only on an alias).
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,18 +35,55 @@ from uuid import UUID
 
 from django.db import OperationalError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import F, Func, JSONField, Model
-from django.db.models.sql.constants import ROW_COUNT
-from django.db.models.sql.subqueries import UpdateQuery
+from django.db.models import F, Func, JSONField, Model, QuerySet
 
+from . import compat
 from .conf import app_settings
 from .models import PROGRESS_KEY
 from .side_connection import rollback_or_discard, side_connection
 
 SQLITE_LOCK_RETRIES = 5
 SIDE_CONNECTION_LOCK_TIMEOUT = "2s"
-# Marks a caller's outermost atomic block once a side-connection write had to fall back.
-INLINE_MARK = "_progress_tracking_inline"
+
+
+class _InlineUntilTransactionEnds:
+    """Registered with ``on_commit`` once a side-connection write had to fall back.
+
+    It lives as long as the caller's transaction: Django drops it after running it at the
+    commit and discards it at a rollback, so a weak reference to it tells whether the
+    transaction that fell back is still the one going on (an ``atomic`` decorator reuses
+    one ``Atomic`` object for every call, so the block itself cannot carry that). Inside a
+    TestCase it lasts until the test ends, whose data no other connection sees anyway.
+    """
+
+    __slots__ = ("__weakref__", "ended")
+
+    def __init__(self) -> None:
+        self.ended = False
+
+    def __call__(self) -> None:
+        self.ended = True
+
+
+class _InlineMarks(threading.local):
+    def __init__(self) -> None:
+        self.by_alias: dict[str, weakref.ref[_InlineUntilTransactionEnds]] = {}
+
+
+_inline_marks = _InlineMarks()
+
+
+def _writes_inline(alias: str) -> bool:
+    """Whether a side-connection write fell back earlier in the caller's transaction."""
+    ref = _inline_marks.by_alias.get(alias)
+    mark = ref() if ref is not None else None
+    return mark is not None and not mark.ended
+
+
+def _write_inline_until_transaction_ends(alias: str) -> None:
+    mark = _InlineUntilTransactionEnds()
+    transaction.on_commit(mark, using=alias)
+    _inline_marks.by_alias[alias] = weakref.ref(mark)
 
 
 @dataclass(frozen=True)
@@ -99,16 +139,15 @@ def write(
     )
 
 
-def _caller_blocks(connection: BaseDatabaseWrapper) -> list[Any]:
-    # Atomic blocks opened by a TestCase wrap every test; they are not the caller's own.
-    return [b for b in connection.atomic_blocks if not getattr(b, "_from_testcase", False)]
+def in_caller_transaction(connection: BaseDatabaseWrapper) -> bool:
+    """Whether the caller has an ``atomic()`` block open (a TestCase's own do not count)."""
+    return bool(compat.caller_atomic_blocks(connection))
 
 
 def _wants_side_connection(connection: BaseDatabaseWrapper) -> bool:
     if connection.vendor != "postgresql" or not app_settings.WRITE_OUTSIDE_TRANSACTION:
         return False
-    blocks = _caller_blocks(connection)
-    return bool(blocks) and not getattr(blocks[0], INLINE_MARK, False)
+    return in_caller_transaction(connection) and not _writes_inline(connection.alias)
 
 
 def _write_in_transaction(
@@ -119,7 +158,7 @@ def _write_in_transaction(
     mutate: Mutation,
     now: datetime,
 ) -> WriteResult:
-    with _immediate_on_sqlite(connection), transaction.atomic(using=alias):
+    with immediate_on_sqlite(connection), transaction.atomic(using=alias):
         return _locked_write(model, connection, alias, lookup, mutate, now)
 
 
@@ -137,7 +176,7 @@ def _write_on_side_connection(
         # Not visible or locked outside the caller's transaction: write inside it instead,
         # and keep doing so for the rest of that transaction.
         rollback_or_discard(side, alias)
-        setattr(_caller_blocks(connections[alias])[0], INLINE_MARK, True)
+        _write_inline_until_transaction_ends(alias)
         return None
     except BaseException:
         rollback_or_discard(side, alias)
@@ -171,32 +210,26 @@ def _locked_write(
     return WriteResult(progress=new, changed=True, alias=alias)
 
 
-def select(queryset: Any, fields: tuple[str, ...], connection: BaseDatabaseWrapper) -> list[tuple]:
-    compiler = queryset.values_list(*fields).query.get_compiler(connection=connection)
-    return [tuple(row) for row in compiler.results_iter()]
+def select(
+    queryset: QuerySet[Any], fields: tuple[str, ...], connection: BaseDatabaseWrapper
+) -> list[tuple[Any, ...]]:
+    return compat.select_rows(queryset, fields, connection)
 
 
 def update(
     model: type[Model], connection: BaseDatabaseWrapper, lookup: dict[str, Any], values: dict
 ) -> int:
-    query: Any = model._base_manager.filter(**lookup).query.chain(UpdateQuery)
-    query.add_update_values(values)
-    return int(query.get_compiler(connection=connection).execute_sql(ROW_COUNT))
+    return compat.update_rows(model._base_manager.filter(**lookup), values, connection)
 
 
 @contextmanager
-def _immediate_on_sqlite(connection: Any) -> Iterator[None]:
+def immediate_on_sqlite(connection: BaseDatabaseWrapper) -> Iterator[None]:
     """Start the outermost transaction with BEGIN IMMEDIATE on SQLite."""
     if connection.vendor != "sqlite" or connection.in_atomic_block:
         yield
         return
-    connection.ensure_connection()  # transaction_mode is set when the connection opens
-    previous = connection.transaction_mode
-    connection.transaction_mode = "IMMEDIATE"
-    try:
+    with compat.sqlite_transaction_mode(connection, "IMMEDIATE"):
         yield
-    finally:
-        connection.transaction_mode = previous
 
 
 def _with_sqlite_retries(
@@ -228,11 +261,11 @@ class WithoutProgressKey(Func):
 
     def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:
         # SQLite and MySQL/MariaDB spell it the same way.
-        sql, params = compiler.compile(self.source_expressions[0])
+        sql, params = compiler.compile(self.get_source_expressions()[0])
         return f"JSON_REMOVE({sql}, '$.{PROGRESS_KEY}')", params
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        sql, params = compiler.compile(self.source_expressions[0])
+        sql, params = compiler.compile(self.get_source_expressions()[0])
         return f"({sql} - '{PROGRESS_KEY}')", params
 
 

@@ -490,9 +490,9 @@ def test_capability_age_is_bounded(settings):
     from progress_tracking.checks import check_fast_path, check_settings
 
     settings.PROGRESS_TRACKING = {"CAPABILITY_MAX_AGE": 86401}
-    assert [e.id for e in check_fast_path()] == ["progress_tracking.E005"]
+    assert [e.id for e in check_fast_path()] == ["progress_tracking.E015"]
     settings.PROGRESS_TRACKING = {"CAPABILITY_MAX_AGE": 0}
-    assert "progress_tracking.E005" in [e.id for e in check_settings()]
+    assert "progress_tracking.E010" in [e.id for e in check_settings()]
     settings.PROGRESS_TRACKING = {"CAPABILITY_MAX_AGE": 3600}
     assert check_fast_path() == []
 

@@ -84,6 +84,35 @@ def test_postgres_row_created_in_the_workers_transaction_falls_back_once(
 
 
 @postgres_only
+@pytest.mark.parametrize("ends", ["commit", "rollback"])
+def test_postgres_fallback_lasts_only_for_the_transaction_that_fell_back(
+    committed_session, make_knowledge, ends
+):
+    """A decorated function enters the same Atomic object on every call: the next call's
+    transaction uses the side connection again."""
+    _, sid = committed_session
+
+    @transaction.atomic
+    def job(progress, create_row=False, fail=False):
+        if create_row:  # its session can only be written inside this transaction
+            inner = services.start_session(make_knowledge(), total_files=1)
+            services.update_progress(inner, progress=5)
+        services.update_file_progress(sid, "a.wav", progress=progress)
+        seen = read_in_another_thread(sid)["files"][0]["progress"]
+        if fail:
+            raise RuntimeError("the job failed")
+        return seen
+
+    assert job(10) == 10
+    if ends == "commit":
+        assert job(20, create_row=True) == 10, "fell back: written inside the transaction"
+    else:
+        with pytest.raises(RuntimeError):
+            job(20, create_row=True, fail=True)
+    assert job(30) == 30, "the next call's write is visible before its commit again"
+
+
+@postgres_only
 def test_postgres_row_locked_by_the_worker_falls_back_after_lock_timeout(
     committed_session, monkeypatch
 ):
