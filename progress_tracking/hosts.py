@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from django.apps import apps
-from django.db.models import Model
+from django.db.models import Manager, Model
 
 from .conf import app_settings
 
@@ -46,6 +46,18 @@ def progress_models() -> list[type[Model]]:
         ):
             found.append(model)
     return found
+
+
+def manager(model: type[Model], using: str | None = None) -> Manager[Any]:
+    """The manager through which the app reads and writes progress rows: the base manager.
+
+    Progress is the app's own bookkeeping on the host's rows, so it sees every row, whatever
+    the host's default manager hides (soft-deleted rows, another tenant's rows): a session a
+    worker can write is one the API can read, cancel and clear and that cleanup removes.
+    ``using`` picks the database (a data migration's alias); otherwise the router decides.
+    """
+    base: Manager[Any] = model._base_manager
+    return base if using is None else base.db_manager(using)
 
 
 def host_of(model: type[Model]) -> type[Model]:

@@ -91,7 +91,7 @@ def _live_record(session_id: object, *, with_owner: bool) -> SessionRecord | Non
 
     def ask(model: type[Model]) -> tuple[SessionRecord | None] | None:
         owner = hosts.owner_attname(model) if with_owner else None
-        rows = model._default_manager.filter(progress_session_id=uuid).values_list(
+        rows = hosts.manager(model).filter(progress_session_id=uuid).values_list(
             "meta", "progress_status", "progress_updated_at", *([owner] if owner else [])
         )
         # The session id is unique: no ORDER BY (which .first() would add) is needed.
@@ -122,7 +122,7 @@ def running_progress_for(user: Any, *, limit: int) -> list[dict[str, Any]]:
         if owner is None:
             continue
         rows = (
-            model._default_manager.filter(
+            hosts.manager(model).filter(
                 **{owner: user},
                 progress_status=ProgressStatus.PROCESSING,
                 progress_updated_at__gte=cut,

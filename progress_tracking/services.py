@@ -303,7 +303,7 @@ def clear_progress(session_id: str | UUID) -> bool:
         return False
 
     def clear_in(model: type[Model]) -> bool | None:
-        rows = model._default_manager.filter(progress_session_id=uuid_)
+        rows = hosts.manager(model).filter(progress_session_id=uuid_)
         if not rows.update(**storage.cleared_values()):
             return None
         progress_cache.sync_after_commit(uuid_, model)
@@ -335,7 +335,7 @@ def cleanup_stale_progress(
     now = timezone.now()
     removed = 0
     for model in hosts.progress_models():
-        stale = model._default_manager.filter(stale_filter(now, older_than))
+        stale = hosts.manager(model).filter(stale_filter(now, older_than))
         if dry_run:
             removed += stale.count()
             continue
@@ -344,7 +344,7 @@ def cleanup_stale_progress(
                 **storage.cleared_values()
             )
             if app_settings.CACHE:
-                _forget_removed([sid for _, sid in batch], model._default_manager)
+                _forget_removed([sid for _, sid in batch], hosts.manager(model))
             if between_batches is not None and not between_batches(removed):
                 return removed
     return removed

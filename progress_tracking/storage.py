@@ -36,6 +36,7 @@ from django.db.models import F, Func, JSONField, Model
 from django.db.models.sql.constants import ROW_COUNT
 from django.db.models.sql.subqueries import UpdateQuery
 
+from . import hosts
 from .conf import app_settings
 from .models import PROGRESS_KEY
 from .side_connection import rollback_or_discard, side_connection
@@ -155,7 +156,7 @@ def _locked_write(
     mutate: Mutation,
     now: datetime,
 ) -> WriteResult:
-    queryset = model._base_manager.filter(**lookup)
+    queryset = hosts.manager(model).filter(**lookup)
     if connection.features.has_select_for_update:
         queryset = queryset.select_for_update()
     rows = select(queryset, ("pk", "meta", "progress_updated_at"), connection)
@@ -179,7 +180,7 @@ def select(queryset: Any, fields: tuple[str, ...], connection: BaseDatabaseWrapp
 def update(
     model: type[Model], connection: BaseDatabaseWrapper, lookup: dict[str, Any], values: dict
 ) -> int:
-    query: Any = model._base_manager.filter(**lookup).query.chain(UpdateQuery)
+    query: Any = hosts.manager(model).filter(**lookup).query.chain(UpdateQuery)
     query.add_update_values(values)
     return int(query.get_compiler(connection=connection).execute_sql(ROW_COUNT))
 
