@@ -1,0 +1,60 @@
+"""One public home per function; names that moved keep working with a DeprecationWarning."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import warnings
+
+import pytest
+
+import progress_tracking
+from progress_tracking import selectors, services
+
+
+def app_modules():
+    for info in pkgutil.walk_packages(progress_tracking.__path__, "progress_tracking."):
+        if ".migrations." not in info.name:
+            yield importlib.import_module(info.name)
+
+
+def test_every_service_is_defined_in_services():
+    for name in services.__all__:
+        assert getattr(services, name).__module__ == "progress_tracking.services", name
+
+
+def test_no_other_module_of_the_app_defines_a_service_under_its_name():
+    # Modules that use a service import it from services; none offers one of its own.
+    defined = {
+        (module.__name__, name)
+        for module in app_modules()
+        for name in services.__all__
+        if getattr(vars(module).get(name), "__module__", None) == module.__name__
+    }
+    assert defined == {("progress_tracking.services", name) for name in services.__all__}
+
+
+def test_selectors_get_progress_still_works_and_warns(knowledge):
+    sid = services.start_session(knowledge)
+    with pytest.warns(DeprecationWarning) as caught:
+        from progress_tracking.selectors import get_progress
+    assert str(caught[0].message) == (
+        "progress_tracking.selectors.get_progress is deprecated; "
+        "import it from progress_tracking.services."
+    )
+    assert caught[0].filename == __file__  # the warning names the importing line
+    assert get_progress is services.get_progress
+    assert get_progress(sid)["session_id"] == sid
+
+
+def test_attribute_access_warns_too():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = selectors.get_progress
+    assert found is services.get_progress
+    assert [w.category for w in caught] == [DeprecationWarning]
+
+
+def test_other_missing_names_of_selectors_still_raise_attribute_error():
+    with pytest.raises(AttributeError, match="has no attribute 'get_progres'"):
+        selectors.get_progres  # noqa: B018
