@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from django.apps import apps
+from django.db import router
 from django.db.models import Manager, Model
 
 from .conf import app_settings
@@ -85,6 +86,15 @@ def candidates(session_id: UUID) -> list[type[Model]]:
     tag = session_id.hex[8:12]
     tagged = [m for m in models if tag_of(m) == tag]
     return tagged + [m for m in models if m not in tagged]
+
+
+def write_aliases(session_id: UUID) -> list[str]:
+    """The databases the writes of ``session_id`` go to: the write database of the host model
+    its id is tagged with (of every host model for an id that carries no host's tag)."""
+    models = candidates(session_id)
+    tag = session_id.hex[8:12]
+    tagged = [m for m in models if tag_of(m) == tag] or models
+    return list(dict.fromkeys(router.db_for_write(m) for m in tagged))
 
 
 def first_found(session_id: UUID, ask: Callable[[type[Model]], T | None]) -> T | None:

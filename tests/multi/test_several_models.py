@@ -14,6 +14,7 @@ from io import StringIO
 import pytest
 from django.apps import apps
 from django.core.management import call_command
+from django.db import OperationalError, connections
 from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +25,8 @@ from progress_tracking import hosts, selectors, services, signals
 from progress_tracking.backfill import backfill_progress_columns
 from progress_tracking.checks import check_model
 from progress_tracking.models import PROGRESS_KEY, Knowledge, ProgressHistory
+from progress_tracking.recorder import ProgressRecorder
+from tests.conftest import WRITE_ALIAS
 
 pytestmark = [
     pytest.mark.skipif(
@@ -216,6 +219,40 @@ def test_the_cache_follows_a_session_of_a_hidden_row(user, settings):
     cache.get_cache().clear()
     cache.sync_session(sid)  # finds the holding model itself, then reads the row locked
     assert cache.read(cache.get_cache(), sid).progress["session_id"] == sid
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", WRITE_ALIAS])
+def test_write_aliases_name_the_database_of_the_model_a_session_lives_in(write_alias, rows):
+    alias = write_alias(model("Export"))
+    export = uuid.UUID(services.start_session(rows["Export"]))
+    knowledge = uuid.UUID(services.start_session(rows["Knowledge"]))
+    assert hosts.write_aliases(export) == [alias]
+    assert hosts.write_aliases(knowledge) == ["default"]
+    untagged = uuid.UUID(int=0)  # carries no host's tag: every host may hold it
+    assert hosts.write_aliases(untagged) == ["default", alias]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", WRITE_ALIAS])
+def test_a_failed_write_discards_the_connection_of_its_own_database(write_alias, rows, monkeypatch):
+    """After a connection error the recorder closes the connection its write used (the
+    session's model's database), not the default model's."""
+    alias = write_alias(model("Export"))
+    sid = services.start_session(rows["Export"])
+    written, other = connections[alias], connections["default"]
+    if written.vendor == "sqlite":
+        pytest.skip("SQLite has no network connection to discard (run on PostgreSQL)")
+    written.ensure_connection()
+    other.ensure_connection()
+
+    def refused(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(services, "update_file_progress", refused)
+    recorder = ProgressRecorder(sid, grace_period=60)
+    recorder.file("a.txt", progress=1)  # a status change: written at once, and fails
+    assert not recorder.delivering
+    assert written.connection is None
+    assert other.connection is not None
 
 
 def test_the_template_tag_renders_a_session_of_any_model(sessions, rows):
