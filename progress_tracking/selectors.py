@@ -19,6 +19,9 @@ from . import hosts
 from .conf import app_settings
 from .models import FINAL_STATUSES, PROGRESS_KEY, ProgressStatus
 
+# Most running sessions one list answer shows (newest first); the API's schema says so too.
+LIST_LIMIT = 50
+
 
 def parse_session_id(session_id: object) -> UUID | None:
     if isinstance(session_id, UUID):
