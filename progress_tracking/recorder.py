@@ -37,17 +37,16 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from django.db import connections
-
-from . import hosts, selectors, services, state
+from . import retry, services, state
 from .conf import app_settings
+from .deprecation import moved_names
 from .exceptions import ProgressCancelled
 from .models import ProgressStatus
 from .pending import PendingProgress
-from .retry import TRANSIENT_ERRORS, RetrySchedule, discard_broken_connections
+from .retry import RetrySchedule, WriteConnections
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ class ProgressRecorder:
         self._lock = threading.RLock()
         self._pending = PendingProgress(self.session_id)
         self._last_write = float("-inf")
-        self._aliases: list[str] | None = None
+        self._connections = WriteConnections(self.session_id)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.finished = False
@@ -182,7 +181,7 @@ class ProgressRecorder:
                 try:
                     self._pending.deliver(self._written, strict=strict)
                     result = finish() if finish is not None else {}
-                except TRANSIENT_ERRORS as exc:
+                except retry.TRANSIENT_ERRORS as exc:
                     self._failed(exc)  # raises once the grace period is over
                     self._sleep(self._retry.wait())
                     continue
@@ -210,7 +209,7 @@ class ProgressRecorder:
                 self._pending.deliver(self._written, strict=True)
             elif touch:
                 self._noted(services.heartbeat(self.session_id))
-        except TRANSIENT_ERRORS as exc:
+        except retry.TRANSIENT_ERRORS as exc:
             self._failed(exc)
             return
         self._delivered()
@@ -222,15 +221,8 @@ class ProgressRecorder:
     def _failed(self, exc: Exception) -> None:
         """After a transient error: a fresh connection for the next try, which is scheduled
         (or, once the grace period is over, ``ProgressStoreUnavailable``)."""
-        discard_broken_connections(self._write_aliases())
+        self._connections.discard_broken()
         self._retry.failed(exc)
-
-    def _write_aliases(self) -> list[str]:
-        """The databases this session's writes go to (``hosts.write_aliases``)."""
-        if self._aliases is None:
-            uuid_ = selectors.parse_session_id(self.session_id)
-            self._aliases = [] if uuid_ is None else hosts.write_aliases(uuid_)
-        return self._aliases
 
     # -- heartbeat -------------------------------------------------------------------------
 
@@ -273,8 +265,7 @@ class ProgressRecorder:
                         logger.exception("Heartbeat of session %s failed", self.session_id)
         finally:
             # The connections this thread's writes opened must not outlive it.
-            for alias in self._write_aliases():
-                connections[alias].close()
+            self._connections.close()
 
     def __enter__(self) -> ProgressRecorder:
         return self.start()
@@ -299,3 +290,9 @@ class ProgressRecorder:
         except Exception:  # the job's own exception is the one to propagate
             logger.exception("Could not record the failure of session %s", self.session_id)
         return None
+
+
+_MOVED = ("TRANSIENT_ERRORS", "RETRY_FIRST_DELAY", "RETRY_MAX_DELAY")
+
+if not TYPE_CHECKING:  # so that mypy still reports a misspelt attribute of this module
+    __getattr__ = moved_names(__name__, dict.fromkeys(_MOVED, "progress_tracking.retry"))

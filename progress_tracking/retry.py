@@ -1,5 +1,5 @@
 """How ``ProgressRecorder`` rides out a database outage: what is worth retrying, when to try
-again, when to give up, and the connection a failed write leaves behind.
+again, when to give up, and the connections a failed write leaves behind.
 
 A write that fails with a connection or lock error is retried with backoff (doubling from
 ``RETRY_FIRST_DELAY`` to ``RETRY_MAX_DELAY``, jittered) until the store has been unreachable
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from django.db import InterfaceError, OperationalError, connections
 
+from . import hosts, selectors
 from .exceptions import ProgressStoreUnavailable
 
 logger = logging.getLogger("progress_tracking.recorder")
@@ -79,19 +80,41 @@ class RetrySchedule:
         self._failures = 0
 
 
-def discard_broken_connections(aliases: Iterable[str]) -> None:
-    """Close this thread's connections to ``aliases`` after a network error, so the next
-    try reconnects.
+class WriteConnections:
+    """This thread's connections to the databases a session's writes go to.
 
-    Django reopens a closed connection by itself, but keeps using one that the server
-    dropped. Inside a transaction the connection is the caller's to manage; SQLite has no
-    network to lose (a "locked" error leaves its connection usable).
+    ``hosts.write_aliases`` names them (resolved on first use). After a transient error they
+    are discarded so the next try reconnects; a thread that wrote closes them when it ends.
+    Other connections of the thread are not the recorder's to touch.
     """
-    for alias in aliases:
-        connection = connections[alias]
-        if connection.vendor == "sqlite" or connection.in_atomic_block:
-            continue
-        try:
-            connection.close()
-        except Exception:  # a dead socket may fail to close cleanly; it is gone either way
-            connection.connection = None
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self._aliases: list[str] | None = None
+
+    @property
+    def aliases(self) -> list[str]:
+        if self._aliases is None:
+            uuid_ = selectors.parse_session_id(self.session_id)
+            self._aliases = [] if uuid_ is None else hosts.write_aliases(uuid_)
+        return self._aliases
+
+    def close(self) -> None:
+        for alias in self.aliases:
+            connections[alias].close()
+
+    def discard_broken(self) -> None:
+        """Close them after a network error, so the next try reconnects.
+
+        Django reopens a closed connection by itself, but keeps using one that the server
+        dropped. Inside a transaction the connection is the caller's to manage; SQLite has no
+        network to lose (a "locked" error leaves its connection usable).
+        """
+        for alias in self.aliases:
+            connection = connections[alias]
+            if connection.vendor == "sqlite" or connection.in_atomic_block:
+                continue
+            try:
+                connection.close()
+            except Exception:  # a dead socket may fail to close cleanly; it is gone either way
+                connection.connection = None

@@ -6,7 +6,6 @@ host model holds a session is decided by ``hosts``.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from django.utils import timezone
 
 from . import hosts
 from .conf import app_settings
+from .deprecation import moved_names
 from .models import FINAL_STATUSES, PROGRESS_KEY, ProgressStatus
 
 # Most running sessions one list answer shows (newest first); the API's schema says so too.
@@ -144,21 +144,5 @@ def running_progress_for(user: Any, *, limit: int) -> list[dict[str, Any]]:
     return [progress for _, progress in found[:limit]]
 
 
-# Names that moved, kept for one minor release. Hidden from type checkers so that mypy still
-# reports a misspelt attribute of this module.
-_MOVED = {"get_progress": "progress_tracking.services"}
-
-if not TYPE_CHECKING:
-
-    def __getattr__(name: str) -> Any:
-        home = _MOVED.get(name)
-        if home is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        warnings.warn(
-            f"{__name__}.{name} is deprecated; import it from {home}.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        from . import services
-
-        return getattr(services, name)
+if not TYPE_CHECKING:  # so that mypy still reports a misspelt attribute of this module
+    __getattr__ = moved_names(__name__, {"get_progress": "progress_tracking.services"})

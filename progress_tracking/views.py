@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import InterfaceError, OperationalError
 from django.urls import reverse
@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 
 from . import capability, schema, selectors, services, sweeper
 from .conf import app_settings
+from .deprecation import moved_names
 from .exceptions import SessionNotFound
 from .routing import MethodRouter
 from .serializers import ClearedSerializer, ProgressStatusSerializer
@@ -271,3 +272,7 @@ class SessionCancelView(ProgressAPIView):
         files_limit = app_settings.FILES_LIMIT
         body = ProgressStatusSerializer(progress, context={"files_limit": files_limit}).data
         return Response(body, headers={"ETag": status_etag(progress, files_limit)})
+
+
+if not TYPE_CHECKING:  # so that mypy still reports a misspelt attribute of this module
+    __getattr__ = moved_names(__name__, {"LIST_LIMIT": "progress_tracking.selectors"})

@@ -58,3 +58,19 @@ def test_attribute_access_warns_too():
 def test_other_missing_names_of_selectors_still_raise_attribute_error():
     with pytest.raises(AttributeError, match="has no attribute 'get_progres'"):
         selectors.get_progres  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("old_home", "name", "new_home"),
+    [
+        ("progress_tracking.views", "LIST_LIMIT", "progress_tracking.selectors"),
+        ("progress_tracking.recorder", "TRANSIENT_ERRORS", "progress_tracking.retry"),
+        ("progress_tracking.recorder", "RETRY_FIRST_DELAY", "progress_tracking.retry"),
+        ("progress_tracking.recorder", "RETRY_MAX_DELAY", "progress_tracking.retry"),
+    ],
+)
+def test_moved_constants_still_import_from_their_old_home(old_home, name, new_home):
+    with pytest.warns(DeprecationWarning) as caught:
+        value = getattr(importlib.import_module(old_home), name)
+    assert str(caught[0].message) == f"{old_home}.{name} is deprecated; import it from {new_home}."
+    assert value is getattr(importlib.import_module(new_home), name)
