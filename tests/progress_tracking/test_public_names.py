@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import warnings
 
@@ -74,3 +75,10 @@ def test_moved_constants_still_import_from_their_old_home(old_home, name, new_ho
         value = getattr(importlib.import_module(old_home), name)
     assert str(caught[0].message) == f"{old_home}.{name} is deprecated; import it from {new_home}."
     assert value is getattr(importlib.import_module(new_home), name)
+
+
+def test_start_session_takes_the_instance_by_position_or_as_instance(knowledge):
+    first = next(iter(inspect.signature(services.start_session).parameters))
+    assert first == "instance"
+    sid = services.start_session(instance=knowledge)
+    assert services.get_progress(sid)["object_id"] == str(knowledge.pk)
