@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from . import hosts
 from .models import FINAL_STATUSES, PROGRESS_KEY, ProgressStatus
 
 SEED_DEFAULTS: dict[str, Any] = {
@@ -66,12 +67,10 @@ def backfill_progress_columns(*models: Any, using: str = "default", batch_size: 
     they are. Returns the rows indexed.
     """
     if not models:
-        from .hosts import progress_models
-
-        models = tuple(progress_models())
+        models = tuple(hosts.progress_models())
     seen: set[str] = set()
     for model in models:
-        manager = model._base_manager.db_manager(using)
+        manager = hosts.manager(model, using)
         ids = manager.exclude(progress_session_id=None).values_list(
             "progress_session_id", flat=True
         )
@@ -80,7 +79,7 @@ def backfill_progress_columns(*models: Any, using: str = "default", batch_size: 
 
 
 def _backfill(model: Any, seen: set[str], using: str, batch_size: int) -> int:
-    manager = model._base_manager.db_manager(using)
+    manager = hosts.manager(model, using)
     pending = manager.filter(progress_session_id=None, meta__has_key=PROGRESS_KEY)
     changed = []
     # In pk order, so that of two rows claiming one session id the older row keeps it.

@@ -188,7 +188,7 @@ def _holder_of(uuid: UUID) -> type[Model] | None:
     """The progress model whose table has a row for ``uuid`` (live or not), else None."""
 
     def holds(model: type[Model]) -> type[Model] | None:
-        return model if model._default_manager.filter(progress_session_id=uuid).exists() else None
+        return model if hosts.manager(model).filter(progress_session_id=uuid).exists() else None
 
     return hosts.first_found(uuid, holds)
 
@@ -217,7 +217,7 @@ def _refresh(store: BaseCache, uuid: UUID, model: type[Model] | None) -> None:
 
 def _refresh_locked(store: BaseCache, uuid: UUID, connection: Any, model: type[Model]) -> None:
     owner = hosts.owner_attname(model)
-    queryset = model._default_manager.filter(progress_session_id=uuid)
+    queryset = hosts.manager(model).filter(progress_session_id=uuid)
     if connection.features.has_select_for_update:
         queryset = queryset.select_for_update()
     fields = ("meta", "progress_status", "progress_updated_at", *([owner] if owner else []))

@@ -43,7 +43,7 @@ def _owner_id(model: type[Model], object_id: object) -> str:
     attname = hosts.owner_attname(model)
     if attname is None or object_id is None:
         return ""
-    owner = model._base_manager.filter(pk=object_id).values_list(attname, flat=True).first()
+    owner = hosts.manager(model).filter(pk=object_id).values_list(attname, flat=True).first()
     return "" if owner is None else str(owner)
 
 

@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from django.apps import apps
-from django.db.models import Model
+from django.db import router
+from django.db.models import Manager, Model
 
 from .conf import app_settings
 
@@ -46,6 +47,18 @@ def progress_models() -> list[type[Model]]:
         ):
             found.append(model)
     return found
+
+
+def manager(model: type[Model], using: str | None = None) -> Manager[Any]:
+    """The manager through which the app reads and writes progress rows: the base manager.
+
+    Progress is the app's own bookkeeping on the host's rows, so it sees every row, whatever
+    the host's default manager hides (soft-deleted rows, another tenant's rows): a session a
+    worker can write is one the API can read, cancel and clear and that cleanup removes.
+    ``using`` picks the database (a data migration's alias); otherwise the router decides.
+    """
+    base: Manager[Any] = model._base_manager
+    return base if using is None else base.db_manager(using)
 
 
 def host_of(model: type[Model]) -> type[Model]:
@@ -73,6 +86,15 @@ def candidates(session_id: UUID) -> list[type[Model]]:
     tag = session_id.hex[8:12]
     tagged = [m for m in models if tag_of(m) == tag]
     return tagged + [m for m in models if m not in tagged]
+
+
+def write_aliases(session_id: UUID) -> list[str]:
+    """The databases the writes of ``session_id`` go to: the write database of the host model
+    its id is tagged with (of every host model for an id that carries no host's tag)."""
+    models = candidates(session_id)
+    tag = session_id.hex[8:12]
+    tagged = [m for m in models if tag_of(m) == tag] or models
+    return list(dict.fromkeys(router.db_for_write(m) for m in tagged))
 
 
 def first_found(session_id: UUID, ask: Callable[[type[Model]], T | None]) -> T | None:

@@ -24,41 +24,31 @@ and the job's next call to ``update()``, ``file()``, ``flush()`` or ``complete()
 unfinished files are already ``cancelled``.
 
 The database may go away for a while (a restart, a failover, a lock that outlasts its
-timeout). A report never loses a value: what could not be written stays pending (newer values
-still replace older ones) and is retried with backoff; the job only sees the error when the
-store stayed unreachable for ``RECORDER_GRACE_PERIOD`` seconds (``ProgressStoreUnavailable``).
-``complete()`` and ``fail()`` retry the same way, so a job that finishes during a short outage
-has its final state recorded when the database returns. ``recorder.delivering`` tells a job
-whether its progress currently reaches the database.
+timeout): what could not be written stays pending (``pending``) and is retried with backoff
+(``retry``), ``complete()`` and ``fail()`` included; the job sees ``ProgressStoreUnavailable``
+only after ``RECORDER_GRACE_PERIOD``. ``recorder.delivering`` tells whether it is delivering.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from django.db import InterfaceError, OperationalError, connections, router
-
-from . import services, state
+from . import retry, services, state
 from .conf import app_settings
-from .exceptions import ProgressCancelled, ProgressStoreUnavailable
-from .models import FINAL_FILE_STATUSES, ProgressStatus, get_progress_model
+from .deprecation import moved_names
+from .exceptions import ProgressCancelled
+from .models import ProgressStatus
+from .pending import PendingProgress
+from .retry import RetrySchedule, WriteConnections
 
 logger = logging.getLogger(__name__)
-
-# Errors that say "the store is not reachable right now", not "this write is wrong":
-# connection refused or reset, server shutting down, lock and statement timeouts.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
-# Backoff between retries after a failed write: doubles from the first to the last, jittered.
-RETRY_FIRST_DELAY = 0.5
-RETRY_MAX_DELAY = 10.0
 
 Progress = dict[str, Any]
 
@@ -81,21 +71,17 @@ class ProgressRecorder:
         self.heartbeat_interval = (
             app_settings.HEARTBEAT_INTERVAL if heartbeat_interval is None else heartbeat_interval
         )
-        self.grace_period = (
-            app_settings.RECORDER_GRACE_PERIOD if grace_period is None else grace_period
+        self._retry = RetrySchedule(
+            self.session_id,
+            app_settings.RECORDER_GRACE_PERIOD if grace_period is None else grace_period,
+            clock,
         )
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.RLock()
-        self._pending_session: dict[str, Any] | None = None
-        self._pending_files: dict[str, dict[str, Any]] = {}
-        self._file_status: dict[str, str] = {}
+        self._pending = PendingProgress(self.session_id)
         self._last_write = float("-inf")
-        # Set while writes fail: when the first failure happened, how many followed, and when
-        # the next attempt is due.
-        self._failing_since: float | None = None
-        self._failures = 0
-        self._retry_at = float("-inf")
+        self._connections = WriteConnections(self.session_id)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.finished = False
@@ -104,14 +90,18 @@ class ProgressRecorder:
         self.writes = 0
 
     @property
+    def grace_period(self) -> float:
+        return self._retry.grace_period
+
+    @property
     def delivering(self) -> bool:
         """False while the last write failed and reported values wait to be retried."""
-        return self._failing_since is None
+        return not self._retry.failing
 
     @property
     def pending(self) -> bool:
         """True while reported values have not reached the database yet."""
-        return bool(self._pending_files) or self._pending_session is not None
+        return bool(self._pending)
 
     # -- reporting -------------------------------------------------------------------------
 
@@ -122,13 +112,7 @@ class ProgressRecorder:
         state.check_update_args(progress, message, fields)
         with self._lock:
             self._raise_if_cancelled()
-            pending = self._pending_session or {}
-            if progress is not None:
-                pending["progress"] = progress
-            if message is not None:
-                pending["message"] = message
-            pending.update(fields)
-            self._pending_session = pending
+            self._pending.add_update(progress, message, fields)
             self._maybe_flush(urgent=False)
             self._raise_if_cancelled()
 
@@ -145,14 +129,9 @@ class ProgressRecorder:
         state.check_file_args(filename, progress, status, message)
         with self._lock:
             self._raise_if_cancelled()
-            urgent = self._file_status.get(filename) != status or status in FINAL_FILE_STATUSES
-            self._file_status[filename] = status
-            self._pending_files[filename] = {
-                "progress": progress,
-                "status": status,
-                "message": message,
-                "error": error,
-            }
+            urgent = self._pending.add_file(
+                filename, progress=progress, status=status, message=message, error=error
+            )
             self._maybe_flush(urgent=urgent)
             self._raise_if_cancelled()
 
@@ -191,8 +170,7 @@ class ProgressRecorder:
     def _raise_if_cancelled(self) -> None:
         if self.cancelled:
             # The session is over: what is still buffered can never be written.
-            self._pending_files.clear()
-            self._pending_session = None
+            self._pending.clear()
             raise ProgressCancelled(self.session_id)
 
     def _with_retries(
@@ -201,57 +179,26 @@ class ProgressRecorder:
         with self._lock:
             while True:
                 try:
-                    self._deliver_pending(strict=strict)
+                    self._pending.deliver(self._written, strict=strict)
                     result = finish() if finish is not None else {}
-                except TRANSIENT_ERRORS as exc:
+                except retry.TRANSIENT_ERRORS as exc:
                     self._failed(exc)  # raises once the grace period is over
-                    self._sleep(max(0.0, self._retry_at - self._clock()))
+                    self._sleep(self._retry.wait())
                     continue
                 self._delivered()
                 if finish is not None and not self.cancelled:
                     self.finished = True
                 return result
 
-    def _deliver_pending(self, *, strict: bool) -> None:
-        """Write pending values; each leaves the buffer only once the database has it."""
-        for name in list(self._pending_files):
-            values = self._pending_files[name]
-            try:
-                self._noted(services.update_file_progress(self.session_id, name, **values))
-            except TRANSIENT_ERRORS:
-                raise
-            except Exception:
-                # Not a blip: this value will never be accepted, so retrying it is pointless.
-                del self._pending_files[name]
-                if strict:
-                    raise
-                logger.exception(
-                    "Could not write progress of %s (session %s)", name, self.session_id
-                )
-                continue
-            del self._pending_files[name]
-            self.writes += 1
-        pending = self._pending_session
-        if pending is not None:
-            try:
-                self._noted(services.update_progress(self.session_id, **pending))
-            except TRANSIENT_ERRORS:
-                raise
-            except Exception:
-                self._pending_session = None
-                if strict:
-                    raise
-                logger.exception("Could not write progress of session %s", self.session_id)
-                return
-            self._pending_session = None
-            self.writes += 1
+    def _written(self, progress: Progress) -> None:
+        self._noted(progress)
+        self.writes += 1
 
     def _maybe_flush(self, *, urgent: bool) -> None:
-        now = self._clock()
-        if self._failing_since is not None:
-            due = now >= self._retry_at
+        if self._retry.failing:
+            due = self._retry.due()
         else:
-            due = urgent or now - self._last_write >= self.min_interval
+            due = urgent or self._clock() - self._last_write >= self.min_interval
         if due:
             self._attempt(touch=False)
 
@@ -259,43 +206,23 @@ class ProgressRecorder:
         """One try at writing what is pending (or a heartbeat when ``touch``)."""
         try:
             if self.pending:
-                self._deliver_pending(strict=True)
+                self._pending.deliver(self._written, strict=True)
             elif touch:
                 self._noted(services.heartbeat(self.session_id))
-        except TRANSIENT_ERRORS as exc:
+        except retry.TRANSIENT_ERRORS as exc:
             self._failed(exc)
             return
         self._delivered()
 
     def _delivered(self) -> None:
-        if self._failing_since is not None:
-            logger.info("Progress of session %s is delivered again", self.session_id)
-        self._failing_since = None
-        self._failures = 0
+        self._retry.recovered()
         self._last_write = self._clock()
 
     def _failed(self, exc: Exception) -> None:
-        """Schedule the next attempt after a transient error, or give up after the grace."""
-        _discard_broken_connection()
-        now = self._clock()
-        if self._failing_since is None:
-            logger.warning(
-                "Progress of session %s is not reaching the database (%s); retrying for %s s",
-                self.session_id,
-                exc,
-                self.grace_period,
-            )
-            self._failing_since = now
-        if now - self._failing_since >= self.grace_period:
-            raise ProgressStoreUnavailable(
-                f"Progress of session {self.session_id} could not be written for "
-                f"{now - self._failing_since:.1f} s: {exc}"
-            ) from exc
-        delay = min(RETRY_MAX_DELAY, RETRY_FIRST_DELAY * 2**self._failures)
-        self._failures += 1
-        self._retry_at = min(
-            now + delay * random.uniform(0.5, 1.0), self._failing_since + self.grace_period
-        )
+        """After a transient error: a fresh connection for the next try, which is scheduled
+        (or, once the grace period is over, ``ProgressStoreUnavailable``)."""
+        self._connections.discard_broken()
+        self._retry.failed(exc)
 
     # -- heartbeat -------------------------------------------------------------------------
 
@@ -314,10 +241,10 @@ class ProgressRecorder:
             self._thread = None
 
     def _next_beat(self) -> float:
-        if self._failing_since is None:
+        if not self._retry.failing:
             return self.heartbeat_interval
         # While the store is away, retry on schedule even when the job reports nothing.
-        return max(0.05, min(self.heartbeat_interval, self._retry_at - self._clock()))
+        return max(0.05, min(self.heartbeat_interval, self._retry.wait()))
 
     def _beat(self) -> None:
         try:
@@ -325,11 +252,11 @@ class ProgressRecorder:
                 with self._lock:
                     if self.finished or self.cancelled:
                         return
-                    now = self._clock()
-                    if self._failing_since is not None:
-                        due = now >= self._retry_at
+                    if self._retry.failing:
+                        due = self._retry.due()
                     else:
-                        due = self.pending or now - self._last_write >= self.heartbeat_interval
+                        idle = self._clock() - self._last_write
+                        due = self.pending or idle >= self.heartbeat_interval
                     if not due:
                         continue
                     try:
@@ -337,8 +264,8 @@ class ProgressRecorder:
                     except Exception:
                         logger.exception("Heartbeat of session %s failed", self.session_id)
         finally:
-            # This thread's own database connection must not outlive it.
-            connections.close_all()
+            # The connections this thread's writes opened must not outlive it.
+            self._connections.close()
 
     def __enter__(self) -> ProgressRecorder:
         return self.start()
@@ -365,17 +292,7 @@ class ProgressRecorder:
         return None
 
 
-def _discard_broken_connection() -> None:
-    """Close this thread's connection after a network error so the next try reconnects.
+_MOVED = ("TRANSIENT_ERRORS", "RETRY_FIRST_DELAY", "RETRY_MAX_DELAY")
 
-    Django reopens a closed connection by itself, but keeps using one that the server
-    dropped. Inside a transaction the connection is the caller's to manage; SQLite has no
-    network to lose (a "locked" error leaves its connection usable).
-    """
-    connection = connections[router.db_for_write(get_progress_model())]
-    if connection.vendor == "sqlite" or connection.in_atomic_block:
-        return
-    try:
-        connection.close()
-    except Exception:  # a dead socket may fail to close cleanly; it is gone either way
-        connection.connection = None
+if not TYPE_CHECKING:  # so that mypy still reports a misspelt attribute of this module
+    __getattr__ = moved_names(__name__, dict.fromkeys(_MOVED, "progress_tracking.retry"))

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .models import FINAL_STATUSES
+from .routing import MethodRouter
+from .selectors import LIST_LIMIT
 from .serializers import (
     ClearedSerializer,
     DeprecatedSerializer,
@@ -18,6 +21,7 @@ from .serializers import (
 )
 
 try:
+    from drf_spectacular.extensions import OpenApiViewExtension
     from drf_spectacular.types import OpenApiTypes
     from drf_spectacular.utils import (
         OpenApiParameter,
@@ -78,6 +82,12 @@ def _errors(*codes: int) -> dict[int, Any]:
     return {code: OpenApiResponse(DetailSerializer, description=text[code]) for code in codes}
 
 
+def _one_of(values: frozenset[str]) -> str:
+    """``{"b", "a", "c"}`` -> ``"a, b or c"``."""
+    *others, last = sorted(values)
+    return f"{', '.join(others)} or {last}" if others else last
+
+
 def _poll_interval(codes: list[int]) -> Any:
     return _header(
         "X-Poll-Interval",
@@ -94,7 +104,7 @@ def _status_schema() -> dict[str, Any]:
             summary="Poll a session's progress",
             description="The status body of a live session. Send the last ETag in "
             "If-None-Match to get 304 without a body while nothing changed. Poll again after "
-            "X-Poll-Interval seconds; stop when status is completed or error.",
+            f"X-Poll-Interval seconds; stop when status is {_one_of(FINAL_STATUSES)}.",
             tags=TAGS,
             parameters=[
                 _session_id(),
@@ -143,7 +153,7 @@ def _list_schema() -> dict[str, Any]:
             operation_id="progress_list",
             summary="List the caller's running sessions",
             description="Sessions of the caller still processing (not stale), newest first, "
-            "at most 50. Lets another tab or device resume polling.",
+            f"at most {LIST_LIMIT}. Lets another tab or device resume polling.",
             tags=TAGS,
             parameters=[_poll_interval([200])],
             responses={200: ProgressListSerializer, **_errors(401, 403, 503)},
@@ -151,7 +161,7 @@ def _list_schema() -> dict[str, Any]:
     }
 
 
-def _session_schema() -> dict[str, Any]:
+def _legacy_stream_schema() -> dict[str, Any]:
     return {
         "get": extend_schema(
             operation_id="progress_stream_legacy",
@@ -177,7 +187,12 @@ def _session_schema() -> dict[str, Any]:
                 ),
             ],
             responses={410: OpenApiResponse(DeprecatedSerializer, description="Gone.")},
-        ),
+        )
+    }
+
+
+def _clear_schema() -> dict[str, Any]:
+    return {
         "delete": extend_schema(
             operation_id="progress_clear",
             summary="Clear a session's progress",
@@ -185,7 +200,7 @@ def _session_schema() -> dict[str, Any]:
             tags=TAGS,
             parameters=[_session_id()],
             responses={200: ClearedSerializer, **_errors(401, 403, 404, 503)},
-        ),
+        )
     }
 
 
@@ -209,4 +224,31 @@ def _cancel_schema() -> dict[str, Any]:
 status_view = _documented(_status_schema)
 cancel_view = _documented(_cancel_schema)
 list_view = _documented(_list_schema)
-session_view = _documented(_session_schema)
+legacy_stream_view = _documented(_legacy_stream_schema)
+clear_view = _documented(_clear_schema)
+
+
+if HAS_SPECTACULAR:
+
+    class MethodRouterSchema(OpenApiViewExtension):
+        """Document each method of a ``MethodRouter``'s URL from the view that serves it."""
+
+        target_class = MethodRouter
+        match_subclasses = True
+
+        def view_replacement(self) -> type[Any]:
+            router: type[MethodRouter] = self.target
+            served = tuple(dict.fromkeys(router.routes.values()))
+
+            def get_authenticators(view: Any) -> list[Any]:
+                # Asked first while drf-spectacular builds its mock request (no request yet),
+                # then with the mock request of the method it documents.
+                request = getattr(view, "request", None)
+                answering = router.route(request.method) if request is not None else None
+                return list(answering().get_authenticators()) if answering else []
+
+            return type(
+                router.__name__,
+                served,
+                {"get_authenticators": get_authenticators, "__doc__": router.__doc__},
+            )

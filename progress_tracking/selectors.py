@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from django.db.models import Model, Q
@@ -16,8 +16,11 @@ from django.utils import timezone
 
 from . import hosts
 from .conf import app_settings
+from .deprecation import moved_names
 from .models import FINAL_STATUSES, PROGRESS_KEY, ProgressStatus
-from .text import scrubbed
+
+# Most running sessions one list answer shows (newest first); the API's schema says so too.
+LIST_LIMIT = 50
 
 
 def parse_session_id(session_id: object) -> UUID | None:
@@ -63,15 +66,6 @@ def live_progress(meta: Any, status: str, updated_at: datetime | None) -> dict[s
     return progress if isinstance(progress, dict) else None
 
 
-def get_progress(session_id: str | UUID) -> dict[str, Any] | None:
-    """The whole progress dict of a session, or None if unknown, malformed or stale.
-
-    Text that older releases stored but UTF-8 cannot encode comes back replaced (U+FFFD).
-    """
-    record = _live_record(session_id, with_owner=False)
-    return scrubbed(record.progress) if record else None
-
-
 @dataclass(frozen=True)
 class SessionRecord:
     """What the API needs to answer a poll, fetched in one query."""
@@ -91,8 +85,12 @@ def _live_record(session_id: object, *, with_owner: bool) -> SessionRecord | Non
 
     def ask(model: type[Model]) -> tuple[SessionRecord | None] | None:
         owner = hosts.owner_attname(model) if with_owner else None
-        rows = model._default_manager.filter(progress_session_id=uuid).values_list(
-            "meta", "progress_status", "progress_updated_at", *([owner] if owner else [])
+        rows = (
+            hosts.manager(model)
+            .filter(progress_session_id=uuid)
+            .values_list(
+                "meta", "progress_status", "progress_updated_at", *([owner] if owner else [])
+            )
         )
         # The session id is unique: no ORDER BY (which .first() would add) is needed.
         row = next(iter(rows[:1]), None)
@@ -107,7 +105,13 @@ def _live_record(session_id: object, *, with_owner: bool) -> SessionRecord | Non
     return found[0] if found else None
 
 
+def live_session(session_id: object) -> SessionRecord | None:
+    """The live session (``services.get_progress`` reads it), without its owner."""
+    return _live_record(session_id, with_owner=False)
+
+
 def session_for_api(session_id: object) -> SessionRecord | None:
+    """The live session and its row's owner, for the API's permission check."""
     return _live_record(session_id, with_owner=True)
 
 
@@ -122,7 +126,8 @@ def running_progress_for(user: Any, *, limit: int) -> list[dict[str, Any]]:
         if owner is None:
             continue
         rows = (
-            model._default_manager.filter(
+            hosts.manager(model)
+            .filter(
                 **{owner: user},
                 progress_status=ProgressStatus.PROCESSING,
                 progress_updated_at__gte=cut,
@@ -137,3 +142,7 @@ def running_progress_for(user: Any, *, limit: int) -> list[dict[str, Any]]:
         ]
     found.sort(key=lambda pair: pair[0], reverse=True)
     return [progress for _, progress in found[:limit]]
+
+
+if not TYPE_CHECKING:  # so that mypy still reports a misspelt attribute of this module
+    __getattr__ = moved_names(__name__, {"get_progress": "progress_tracking.services"})

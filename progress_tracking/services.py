@@ -1,7 +1,9 @@
 """The public Python API: every write to progress goes through these functions.
 
 Workers call them from any process; each call is one short transaction on the progress row
-(see ``storage``), so concurrent workers lose no update on SQLite or PostgreSQL.
+(see ``storage``), so concurrent workers lose no update on SQLite or PostgreSQL. This module
+is the one public home of each function in ``__all__`` (``get_progress`` included); the
+modules it builds on (``writes``, ``cleanup``, ``selectors``, ``storage``) are internal.
 """
 
 from __future__ import annotations
@@ -13,18 +15,15 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db import transaction
-from django.db.models import Model
-from django.dispatch import Signal
 from django.utils import timezone
 
 from . import cache as progress_cache
-from . import history, hosts, signals, state, storage
+from . import cleanup, hosts, selectors, signals, state, storage, writes
 from .conf import app_settings
-from .exceptions import InvalidProgressData, SessionActive, SessionNotFound, SessionStale
+from .exceptions import InvalidProgressData, SessionActive
 from .models import PROGRESS_KEY, AbstractProgressModel, ProgressStatus
-from .selectors import get_progress, is_stale, parse_session_id, stale_filter
 from .storage import Row
+from .text import scrubbed
 
 __all__ = [
     "cleanup_stale_progress",
@@ -40,82 +39,6 @@ __all__ = [
 ]
 
 Progress = dict[str, Any]
-
-
-def _stored(row: Row, session_id: str | None = None) -> Progress:
-    """The row's progress dict; with a session id, only if it belongs to that session."""
-    if not isinstance(row.meta, dict):
-        raise _not_a_dict(row.meta)
-    progress = row.meta.get(PROGRESS_KEY)
-    if not isinstance(progress, dict) or (
-        session_id is not None and progress.get("session_id") != session_id
-    ):
-        raise SessionNotFound(session_id)
-    return progress
-
-
-def _not_a_dict(meta: object) -> InvalidProgressData:
-    return InvalidProgressData(
-        f"meta of this row is a {type(meta).__name__}, not a dict; "
-        "progress can only be stored in a dict."
-    )
-
-
-def _session_write(
-    session_id: str | UUID,
-    change: Callable[[Progress, float], Progress | None],
-    signal: Signal | Callable[[Progress], Signal],
-) -> Progress:
-    """Apply ``change`` to a session's stored dict; final sessions are left as they are."""
-    uuid_ = parse_session_id(session_id)
-    if uuid_ is None:
-        raise SessionNotFound(session_id)
-    sid = str(uuid_)
-    now = timezone.now()
-
-    def mutate(row: Row) -> Progress | None:
-        current = _stored(row, sid)
-        # Readers already answer 404 for it (and a poller told its user the work stopped):
-        # a late write must not bring it back.
-        if is_stale(str(current.get("status")), row.updated_at, now):
-            raise SessionStale(session_id)
-        if state.is_final(current):
-            return None
-        return change(current, now.timestamp())
-
-    def write_in(model: type[Model]) -> tuple[type[Model], storage.WriteResult] | None:
-        try:
-            return model, storage.write(model, {"progress_session_id": uuid_}, mutate, now)
-        except storage.RowMissing:
-            return None  # not in this host model
-
-    found = hosts.first_found(uuid_, write_in)
-    if found is None:
-        raise SessionNotFound(session_id)
-    model, result = found
-    assert result.progress is not None
-    if result.changed:
-        chosen = signal if isinstance(signal, Signal) else signal(result.progress)
-        _send_after_commit(chosen, result, model)
-    return copy.deepcopy(result.progress)
-
-
-def _send_after_commit(signal: Signal, result: storage.WriteResult, model: type[Model]) -> None:
-    progress = copy.deepcopy(result.progress)
-    assert progress is not None
-
-    def send() -> None:
-        # The fast read path's cache follows every committed write (no-op without a cache).
-        progress_cache.sync_session(progress["session_id"], model)
-        if state.is_final(progress):
-            # Any final status (FINAL_STATUSES), once its write has committed: see history.
-            history.record_finished(model, progress)
-        signal.send(sender=model, session_id=progress["session_id"], progress=progress)
-
-    if result.committed:
-        send()
-    else:
-        transaction.on_commit(send, using=result.alias)
 
 
 def start_session(
@@ -168,12 +91,12 @@ def start_session(
     def mutate(row: Row) -> Progress:
         replaced.clear()  # a retried attempt reads the row again
         if not isinstance(row.meta, dict):
-            raise _not_a_dict(row.meta)
+            raise writes.not_a_dict(row.meta)
         current = row.meta.get(PROGRESS_KEY)
         if (
             isinstance(current, dict)
             and current.get("status") == ProgressStatus.PROCESSING
-            and not is_stale(ProgressStatus.PROCESSING, row.updated_at, now)
+            and not selectors.is_stale(ProgressStatus.PROCESSING, row.updated_at, now)
         ):
             if not join_active:
                 raise SessionActive(current["session_id"])
@@ -202,7 +125,7 @@ def start_session(
     if replaced and app_settings.CACHE:
         # The old session is gone from the row: its cached record must read as gone too.
         progress_cache.forget_after_commit(replaced, model)
-    _send_after_commit(
+    writes.send_after_commit(
         signals.progress_updated if joined else signals.progress_started, result, model
     )
     return str(progress["session_id"])
@@ -216,7 +139,7 @@ def update_progress(
 ) -> Progress:
     """Set overall progress, message and counts of a processing session."""
     state.check_update_args(progress, message, fields)
-    return _session_write(
+    return writes.write_session(
         session_id,
         lambda current, now: state.apply_update(
             current, progress=progress, message=message, fields=fields, now=now
@@ -236,7 +159,7 @@ def update_file_progress(
 ) -> Progress:
     """Record one file's progress; a file that reaches completed/error is counted once."""
     state.check_file_args(filename, progress, status, message)
-    return _session_write(
+    return writes.write_session(
         session_id,
         lambda current, now: state.apply_file_update(
             current,
@@ -255,7 +178,7 @@ def mark_session_complete(session_id: str | UUID, message: str | None = None) ->
     """Finish a session successfully; raises if files are still unfinished."""
     if message is not None:
         state.check_text("message", message)
-    return _session_write(
+    return writes.write_session(
         session_id,
         lambda current, now: state.apply_complete(current, message=message, now=now),
         signals.progress_completed,
@@ -264,7 +187,7 @@ def mark_session_complete(session_id: str | UUID, message: str | None = None) ->
 
 def mark_session_error(session_id: str | UUID, error: object) -> Progress:
     """Finish a session as failed. A long error text is truncated, never refused."""
-    return _session_write(
+    return writes.write_session(
         session_id,
         lambda current, now: state.apply_error(current, error=error, now=now),
         signals.progress_failed,
@@ -280,7 +203,7 @@ def request_cancel(session_id: str | UUID) -> Progress:
     directly sees ``status == "cancelled"`` in what they return. ``progress_cancelled`` is
     sent after the commit.
     """
-    return _session_write(
+    return writes.write_session(
         session_id,
         lambda current, now: state.apply_cancel(current, now=now),
         signals.progress_cancelled,
@@ -289,27 +212,26 @@ def request_cancel(session_id: str | UUID) -> Progress:
 
 def heartbeat(session_id: str | UUID) -> Progress:
     """Refresh ``last_updated`` of a processing session so a live worker never looks stale."""
-    return _session_write(
+    return writes.write_session(
         session_id,
         lambda current, now: state.apply_heartbeat(current, now=now),
         signals.progress_updated,
     )
 
 
+def get_progress(session_id: str | UUID) -> Progress | None:
+    """The whole progress dict of a session, or None if unknown, malformed or stale.
+
+    Text that older releases stored but UTF-8 cannot encode comes back replaced (U+FFFD).
+    """
+    record = selectors.live_session(session_id)
+    return scrubbed(record.progress) if record else None
+
+
 def clear_progress(session_id: str | UUID) -> bool:
     """Remove a session's progress from its row (the row stays). False if there was none."""
-    uuid_ = parse_session_id(session_id)
-    if uuid_ is None:
-        return False
-
-    def clear_in(model: type[Model]) -> bool | None:
-        rows = model._default_manager.filter(progress_session_id=uuid_)
-        if not rows.update(**storage.cleared_values()):
-            return None
-        progress_cache.sync_after_commit(uuid_, model)
-        return True
-
-    return bool(hosts.first_found(uuid_, clear_in))
+    uuid_ = selectors.parse_session_id(session_id)
+    return uuid_ is not None and cleanup.clear_session(uuid_)
 
 
 def cleanup_stale_progress(
@@ -331,30 +253,10 @@ def cleanup_stale_progress(
         not isinstance(older_than, timedelta) or older_than < timedelta(0)
     ):
         raise InvalidProgressData("older_than must be a non-negative timedelta.")
-    size = batch_size or app_settings.CLEANUP_BATCH_SIZE
-    now = timezone.now()
-    removed = 0
-    for model in hosts.progress_models():
-        stale = model._default_manager.filter(stale_filter(now, older_than))
-        if dry_run:
-            removed += stale.count()
-            continue
-        while batch := list(stale.values_list("pk", "progress_session_id")[:size]):
-            removed += stale.filter(pk__in=[pk for pk, _ in batch]).update(
-                **storage.cleared_values()
-            )
-            if app_settings.CACHE:
-                _forget_removed([sid for _, sid in batch], model._default_manager)
-            if between_batches is not None and not between_batches(removed):
-                return removed
-    return removed
-
-
-def _forget_removed(session_ids: list[UUID | None], manager: Any) -> None:
-    """Tombstone the cached records of the sessions this batch removed (one query)."""
-    kept = set(
-        manager.filter(progress_session_id__in=session_ids).values_list(
-            "progress_session_id", flat=True
-        )
+    return cleanup.remove_stale(
+        timezone.now(),
+        older_than=older_than,
+        dry_run=dry_run,
+        batch_size=batch_size or app_settings.CLEANUP_BATCH_SIZE,
+        between_batches=between_batches,
     )
-    progress_cache.forget_sessions([sid for sid in session_ids if sid not in kept])

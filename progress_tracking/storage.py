@@ -37,7 +37,7 @@ from django.db import OperationalError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Func, JSONField, Model, QuerySet
 
-from . import compat
+from . import compat, hosts
 from .conf import app_settings
 from .models import PROGRESS_KEY
 from .side_connection import rollback_or_discard, side_connection
@@ -194,7 +194,7 @@ def _locked_write(
     mutate: Mutation,
     now: datetime,
 ) -> WriteResult:
-    queryset = model._base_manager.filter(**lookup)
+    queryset = hosts.manager(model).filter(**lookup)
     if connection.features.has_select_for_update:
         queryset = queryset.select_for_update()
     rows = select(queryset, ("pk", "meta", "progress_updated_at"), connection)
@@ -219,7 +219,7 @@ def select(
 def update(
     model: type[Model], connection: BaseDatabaseWrapper, lookup: dict[str, Any], values: dict
 ) -> int:
-    return compat.update_rows(model._base_manager.filter(**lookup), values, connection)
+    return compat.update_rows(hosts.manager(model).filter(**lookup), values, connection)
 
 
 @contextmanager

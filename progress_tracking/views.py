@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import InterfaceError, OperationalError
 from django.urls import reverse
@@ -31,7 +31,9 @@ from rest_framework.views import APIView
 
 from . import capability, schema, selectors, services, sweeper
 from .conf import app_settings
+from .deprecation import moved_names
 from .exceptions import SessionNotFound
+from .routing import MethodRouter
 from .serializers import ClearedSerializer, ProgressStatusSerializer
 from .text import scrubbed
 
@@ -49,8 +51,6 @@ LEGACY_DETAIL = _(
 )
 # When the SSE endpoint was retired (RFC 9745 ``Deprecation: @<unix time>``).
 SSE_DEPRECATED_AT = datetime(2026, 11, 1, tzinfo=UTC)
-# Most running sessions one list answer shows (newest first).
-LIST_LIMIT = 50
 # Bump when the status body's shape changes, so cached ETags from older releases never match.
 BODY_FORMAT = "2"
 
@@ -187,7 +187,7 @@ class SessionListView(ProgressAPIView):
     poll_interval_header = True
 
     def get(self, request: Request) -> Response:
-        running = selectors.running_progress_for(request.user, limit=LIST_LIMIT)
+        running = selectors.running_progress_for(request.user, limit=selectors.LIST_LIMIT)
         serializer = ProgressStatusSerializer(
             running, many=True, context={"files_limit": app_settings.FILES_LIMIT}
         )
@@ -212,23 +212,19 @@ class SessionStatusView(ProgressAPIView):
         return Response(body, headers=headers)
 
 
-# The legacy stream URL needs neither authentication nor the database: it answers 410 to all.
-LEGACY_METHODS = frozenset({"GET", "HEAD"})
+@schema.legacy_stream_view
+class LegacyStreamView(ProgressAPIView):
+    """The retired SSE stream: ``410 Gone`` for every id, with the status URL to poll instead.
 
-
-@schema.session_view
-class SessionView(ProgressAPIView):
-    """``GET``: the retired SSE stream (410 Gone). ``DELETE``: clear a session's progress."""
-
-    def _is_legacy(self) -> bool:
-        # request is None while drf-spectacular builds its mock request.
-        return getattr(self.request, "method", None) in LEGACY_METHODS
+    It needs neither authentication nor the database, and answers JSON (never an event
+    stream), so an old ``EventSource`` stops instead of reconnecting.
+    """
 
     def get_authenticators(self) -> list[Any]:
-        return [] if self._is_legacy() else super().get_authenticators()
+        return []
 
     def get_permissions(self) -> list[Any]:
-        return [] if self._is_legacy() else super().get_permissions()
+        return []
 
     def get(self, request: Request, session_id: str) -> Response:
         namespace = request.resolver_match.namespace if request.resolver_match else ""
@@ -243,11 +239,24 @@ class SessionView(ProgressAPIView):
             },
         )
 
+
+@schema.clear_view
+class SessionClearView(ProgressAPIView):
+    """Clear a session's progress (the row that carried it stays)."""
+
     def delete(self, request: Request, session_id: str) -> Response:
         self.get_session(session_id)
         if not services.clear_progress(session_id):
             raise NotFound(NOT_FOUND_DETAIL)  # cleared by someone else meanwhile
         return Response(ClearedSerializer({"message": CLEARED_MESSAGE}).data)
+
+
+class SessionView(MethodRouter, ProgressAPIView):
+    """``GET``: the retired SSE stream (410 Gone). ``DELETE``: clear a session's progress."""
+
+    # Two operations share this URL; each is its own view, chosen by the request's method.
+    # (The docstring is what OPTIONS answers describe the URL with.)
+    routes = {"GET": LegacyStreamView, "DELETE": SessionClearView}
 
 
 @schema.cancel_view
@@ -263,3 +272,7 @@ class SessionCancelView(ProgressAPIView):
         files_limit = app_settings.FILES_LIMIT
         body = ProgressStatusSerializer(progress, context={"files_limit": files_limit}).data
         return Response(body, headers={"ETag": status_etag(progress, files_limit)})
+
+
+if not TYPE_CHECKING:  # so that mypy still reports a misspelt attribute of this module
+    __getattr__ = moved_names(__name__, {"LIST_LIMIT": "progress_tracking.selectors"})

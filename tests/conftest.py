@@ -78,3 +78,45 @@ def no_automatic_cleanup(monkeypatch):
     from progress_tracking import sweeper
 
     monkeypatch.setattr(sweeper, "_next_look", float("inf"))
+
+
+# A second alias of the test database (a test mirror of "default"), for tests that need to
+# tell which connection was used. Mark them
+# ``@pytest.mark.django_db(transaction=True, databases=["default", WRITE_ALIAS])``.
+WRITE_ALIAS = "progress_writes"
+
+
+@pytest.fixture(scope="module")
+def write_alias_configured(django_db_setup, django_db_blocker):
+    # Module scope: the alias must exist before the test's database set-up checks its aliases.
+    from django.db import connections
+
+    primary = connections["default"].settings_dict
+    connections.settings[WRITE_ALIAS] = {
+        **primary,
+        "TEST": {**primary.get("TEST", {}), "MIRROR": "default"},
+    }
+    yield WRITE_ALIAS
+    with django_db_blocker.unblock():
+        connections[WRITE_ALIAS].close()
+    del connections.settings[WRITE_ALIAS]
+
+
+@pytest.fixture
+def write_alias(write_alias_configured, settings):
+    """``write_alias(*models)`` routes the writes of ``models`` to ``WRITE_ALIAS`` and
+    returns it. Both aliases reach the same database; what differs is the connection each
+    thread opens for each alias."""
+    routed: set[type] = set()
+
+    class WriteRouter:
+        def db_for_write(self, model, **hints):
+            return WRITE_ALIAS if model in routed else None
+
+    settings.DATABASE_ROUTERS = [WriteRouter()]
+
+    def route(*models):
+        routed.update(models)
+        return WRITE_ALIAS
+
+    return route

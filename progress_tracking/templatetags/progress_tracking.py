@@ -19,8 +19,8 @@ from django.utils.translation import gettext, ngettext
 from ..capability import read_capability_for
 from ..conf import app_settings
 from ..models import AbstractProgressModel, FileStatus, ProgressStatus
-from ..selectors import get_progress
 from ..serializers import shown_files
+from ..services import get_progress
 from ..text import scrubbed
 
 register = template.Library()

@@ -49,7 +49,7 @@ def prepare_poll(username: str, password: str) -> dict:
 
 
 def inspect(session_id: str) -> dict:
-    from progress_tracking.selectors import get_progress
+    from progress_tracking.services import get_progress
 
     progress = get_progress(session_id) or {}
     return {"version": progress.get("version"), "status": progress.get("status")}

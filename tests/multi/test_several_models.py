@@ -1,4 +1,4 @@
-"""Five progress models in one site: Knowledge plus the four of ``tests.multi_app``.
+"""Six progress models in one site: Knowledge plus the five of ``tests.multi_app``.
 
 Run with ``python -m pytest tests/multi --ds=tests.settings_multi``; under any other settings
 module every test here is skipped.
@@ -14,6 +14,7 @@ from io import StringIO
 import pytest
 from django.apps import apps
 from django.core.management import call_command
+from django.db import OperationalError, connections
 from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +24,9 @@ from rest_framework.test import APIClient
 from progress_tracking import hosts, selectors, services, signals
 from progress_tracking.backfill import backfill_progress_columns
 from progress_tracking.checks import check_model
-from progress_tracking.models import PROGRESS_KEY, Knowledge
+from progress_tracking.models import PROGRESS_KEY, Knowledge, ProgressHistory
+from progress_tracking.recorder import ProgressRecorder
+from tests.conftest import WRITE_ALIAS
 
 pytestmark = [
     pytest.mark.skipif(
@@ -50,13 +53,14 @@ def status_url(sid):
 
 @pytest.fixture
 def rows(user):
-    """One row of each of the five models, owned by ``user`` where the model has an owner."""
+    """One row of each of the six models, owned by ``user`` where the model has an owner."""
     return {
         "Knowledge": Knowledge.objects.create(name="k", user=user),
         "Export": model("Export").objects.create(title="e", user=user),
         "Import": model("Import").objects.create(title="i", created_by=user),
         "Report": model("Report").objects.create(title="r"),
         "Upload": model("Upload").objects.create(title="u", uploader=user),
+        "Note": model("Note").objects.create(title="n", user=user),
     }
 
 
@@ -73,6 +77,7 @@ def test_every_concrete_subclass_is_a_host_and_the_default_comes_first():
         "multi_app.Import",
         "multi_app.Report",
         "multi_app.Upload",
+        "multi_app.Note",
     ]
     # A proxy writes into its concrete model's table and session ids.
     assert hosts.host_of(model("ArchivedUpload")) is model("Upload")
@@ -85,7 +90,7 @@ def test_session_ids_are_uuid4_tagged_by_their_model(sessions, rows):
         assert parsed.version == 4 and str(parsed) == sid
         assert parsed.hex[8:12] == hosts.tag_of(type(rows[name]))
         tags.add(parsed.hex[8:12])
-    assert len(tags) == 5, "ids of different hosts differ"
+    assert len(tags) == 6, "ids of different hosts differ"
 
 
 def test_services_find_each_session_in_its_own_model(
@@ -110,7 +115,7 @@ def test_services_find_each_session_in_its_own_model(
     assert received == [type(r) for r in rows.values()]
 
 
-def test_a_poll_is_one_progress_query_with_five_models(
+def test_a_poll_is_one_progress_query_with_six_models(
     sessions, user, staff_user, django_assert_num_queries
 ):
     api = client_for(user)
@@ -123,7 +128,7 @@ def test_a_poll_is_one_progress_query_with_five_models(
         assert response.status_code == 200, name
         assert response.json()["session_id"] == sid
     # An unknown id asks every model once before answering 404.
-    with django_assert_num_queries(2 + 5):
+    with django_assert_num_queries(2 + 6):
         assert api.get(status_url(str(uuid.uuid4()))).status_code == 404
 
 
@@ -139,8 +144,8 @@ def test_the_list_shows_the_callers_running_sessions_of_every_model(
     sessions, user, django_assert_num_queries
 ):
     api = client_for(user)
-    # 2 for authentication, then one per model with an owner field (4 of 5).
-    with django_assert_num_queries(2 + 4):
+    # 2 for authentication, then one per model with an owner field (5 of 6).
+    with django_assert_num_queries(2 + 5):
         body = api.get("/api/v1/progress/").json()
     listed = {entry["session_id"] for entry in body["results"]}
     assert listed == {sid for name, sid in sessions.items() if name != "Report"}
@@ -161,12 +166,93 @@ def test_cleanup_sweeps_every_model(sessions):
     with freeze_time(timezone.now() + timedelta(hours=1)):
         out = StringIO()
         call_command("cleanup_progress", "--dry-run", stdout=out)
-        assert "Would remove 5 stale progress sessions" in out.getvalue()
+        assert "Would remove 6 stale progress sessions" in out.getvalue()
         call_command("cleanup_progress", stdout=StringIO())
     for sid in sessions.values():
         assert services.get_progress(sid) is None
     for host in hosts.progress_models():
         assert not host._base_manager.exclude(progress_session_id=None).exists()
+
+
+def test_rows_the_default_manager_hides_are_still_reached(user, django_capture_on_commit_callbacks):
+    """Progress goes through the base manager: a soft-deleted row's session is the same
+    session for writes, reads, the API, history and cleanup (``hosts.manager``)."""
+    note_model = model("Note")
+    kept, hidden = (note_model.objects.create(title=t, user=user) for t in ("kept", "hidden"))
+    sid = services.start_session(hidden, files=["a.txt"])
+    other = services.start_session(kept)
+    note_model.objects.filter(pk=hidden.pk).update(deleted=True)  # soft delete
+    assert not note_model.objects.filter(pk=hidden.pk).exists()
+    assert hosts.manager(note_model).filter(pk=hidden.pk).exists()
+
+    assert services.update_file_progress(sid, "a.txt", progress=40)["progress"] == 40
+    assert services.get_progress(sid)["files"][0]["progress"] == 40
+    api = client_for(user)
+    assert api.get(status_url(sid)).json()["progress"] == 40
+    listed = {s["session_id"] for s in api.get(reverse("progress_tracking:list")).json()["results"]}
+    assert listed == {sid, other}
+    cancel = reverse("progress_tracking:cancel", args=[sid])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post(cancel).json()["status"] == "cancelled"
+    record = ProgressHistory.objects.get(session_id=sid)
+    assert record.owner_id == str(user.pk)  # the owner is read from the hidden row
+    assert api.delete(reverse("progress_tracking:detail", args=[sid])).status_code == 200
+    assert services.get_progress(sid) is None
+
+    again = services.start_session(hidden)
+    with freeze_time(timezone.now() + timedelta(hours=1)):
+        assert services.cleanup_stale_progress() == 2  # the hidden row's and the kept one's
+    assert services.get_progress(again) is None
+    assert not hosts.manager(note_model).exclude(progress_session_id=None).exists()
+
+
+def test_the_cache_follows_a_session_of_a_hidden_row(user, settings):
+    from progress_tracking import cache
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "progress": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "n"},
+    }
+    settings.PROGRESS_TRACKING = {**settings.PROGRESS_TRACKING, "CACHE": "progress"}
+    hidden = model("Note").objects.create(title="hidden", user=user, deleted=True)
+    sid = services.start_session(hidden)
+    cache.get_cache().clear()
+    cache.sync_session(sid)  # finds the holding model itself, then reads the row locked
+    assert cache.read(cache.get_cache(), sid).progress["session_id"] == sid
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", WRITE_ALIAS])
+def test_write_aliases_name_the_database_of_the_model_a_session_lives_in(write_alias, rows):
+    alias = write_alias(model("Export"))
+    export = uuid.UUID(services.start_session(rows["Export"]))
+    knowledge = uuid.UUID(services.start_session(rows["Knowledge"]))
+    assert hosts.write_aliases(export) == [alias]
+    assert hosts.write_aliases(knowledge) == ["default"]
+    untagged = uuid.UUID(int=0)  # carries no host's tag: every host may hold it
+    assert hosts.write_aliases(untagged) == ["default", alias]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", WRITE_ALIAS])
+def test_a_failed_write_discards_the_connection_of_its_own_database(write_alias, rows, monkeypatch):
+    """After a connection error the recorder closes the connection its write used (the
+    session's model's database), not the default model's."""
+    alias = write_alias(model("Export"))
+    sid = services.start_session(rows["Export"])
+    written, other = connections[alias], connections["default"]
+    if written.vendor == "sqlite":
+        pytest.skip("SQLite has no network connection to discard (run on PostgreSQL)")
+    written.ensure_connection()
+    other.ensure_connection()
+
+    def refused(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(services, "update_file_progress", refused)
+    recorder = ProgressRecorder(sid, grace_period=60)
+    recorder.file("a.txt", progress=1)  # a status change: written at once, and fails
+    assert not recorder.delivering
+    assert written.connection is None
+    assert other.connection is not None
 
 
 def test_the_template_tag_renders_a_session_of_any_model(sessions, rows):
@@ -179,7 +265,7 @@ def test_an_untagged_legacy_id_is_still_found(rows, user):
     """Ids written before tags existed (seed format, backfilled) are found by asking all."""
     legacy = str(uuid.uuid4())
     while legacy[9:13] in {hosts.tag_of(m) for m in hosts.progress_models()}:
-        legacy = str(uuid.uuid4())  # pragma: no cover - 5 in 65,536
+        legacy = str(uuid.uuid4())  # pragma: no cover - 6 in 65,536
     upload = rows["Upload"]
     now = int(timezone.now().timestamp())
     model("Upload")._base_manager.filter(pk=upload.pk).update(
@@ -259,8 +345,6 @@ def test_admin_mixin_keeps_what_the_host_declares(admin_client, rows):
 def test_history_records_which_model_and_whose_row(
     sessions, rows, user, django_capture_on_commit_callbacks
 ):
-    from progress_tracking.models import ProgressHistory
-
     with django_capture_on_commit_callbacks(execute=True):
         for sid in sessions.values():
             services.mark_session_error(sid, "stopped")
@@ -272,6 +356,7 @@ def test_history_records_which_model_and_whose_row(
         ("multi_app.Import", str(rows["Import"].pk), owner),
         ("multi_app.Report", str(rows["Report"].pk), ""),
         ("multi_app.Upload", str(rows["Upload"].pk), owner),
+        ("multi_app.Note", str(rows["Note"].pk), owner),
     }
 
 

@@ -48,3 +48,23 @@ class ArchivedUpload(Upload):
 
     class Meta:
         proxy = True
+
+
+class LiveNoteManager(models.Manager["Note"]):
+    """Hides soft-deleted notes, as many hosts' default managers do."""
+
+    def get_queryset(self) -> models.QuerySet["Note"]:
+        return super().get_queryset().filter(deleted=False)
+
+
+class Note(AbstractProgressModel):
+    """A host whose default manager hides rows: progress must see them all the same."""
+
+    title = models.CharField(max_length=100)
+    deleted = models.BooleanField(default=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    objects = LiveNoteManager()
+    everything = models.Manager()

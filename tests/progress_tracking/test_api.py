@@ -22,6 +22,7 @@ from rest_framework.test import APIClient
 
 from progress_tracking import hosts, services
 from progress_tracking.models import PROGRESS_KEY, get_progress_model
+from progress_tracking.selectors import LIST_LIMIT
 from progress_tracking.views import (
     CLEARED_MESSAGE,
     LEGACY_DETAIL,
@@ -622,13 +623,13 @@ def test_list_drops_stale_sessions(api, knowledge, settings):
 def test_list_is_bounded(make_knowledge, user):
     with freeze_time("2026-03-01 12:00:00") as frozen:
         ids = []
-        for _ in range(51):
+        for _ in range(LIST_LIMIT + 1):
             frozen.tick(1)
             ids.append(services.start_session(make_knowledge(owner=user)))
         results = client_for(user).get(LIST_URL).json()["results"]
 
-    assert len(results) == 50
-    assert [r["session_id"] for r in results] == ids[::-1][:50]
+    assert len(results) == LIST_LIMIT
+    assert [r["session_id"] for r in results] == ids[::-1][:LIST_LIMIT]
 
 
 # --- queries per request (demo authentication: session) --------------------------------------

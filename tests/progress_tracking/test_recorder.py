@@ -6,10 +6,13 @@ import threading
 import time
 
 import pytest
+from django.db import connections
 
-from progress_tracking import services
+from progress_tracking import services, signals
 from progress_tracking.exceptions import InvalidProgressData
+from progress_tracking.models import get_progress_model
 from progress_tracking.recorder import ProgressRecorder
+from tests.conftest import WRITE_ALIAS
 
 
 class FakeClock:
@@ -136,3 +139,44 @@ def test_heartbeat_does_nothing_once_the_session_is_finished(make_knowledge, wri
         recorder.complete()
         time.sleep(0.15)
     assert "heartbeat" not in writes
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", WRITE_ALIAS])
+def test_the_heartbeat_closes_the_connection_its_writes_used_and_no_other(
+    make_knowledge, write_alias, monkeypatch
+):
+    """Writes go to ``router.db_for_write(model)``: that connection is the heartbeat thread's
+    to close when it ends; one that something else opened in the thread is not."""
+    alias = write_alias(get_progress_model())
+    sid = services.start_session(make_knowledge())
+    seen, closed = {}, []
+    backend = type(connections["default"])
+    real_close = backend.close
+
+    def close(self):
+        if threading.current_thread().name.startswith("progress-heartbeat"):
+            closed.append(self.alias)
+        real_close(self)
+
+    def in_heartbeat_thread(sender, session_id, **kwargs):
+        if threading.current_thread().name.startswith("progress-heartbeat") and not seen:
+            connections["default"].ensure_connection()  # a receiver's own connection
+            seen.update(written=connections[alias], other=connections["default"])
+
+    monkeypatch.setattr(backend, "close", close)
+    signals.progress_updated.connect(in_heartbeat_thread)
+    try:
+        recorder = ProgressRecorder(sid, heartbeat_interval=0.02).start()
+        deadline = time.monotonic() + 10
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        recorder.stop()
+    finally:
+        signals.progress_updated.disconnect(in_heartbeat_thread)
+    assert seen, "no heartbeat was written"
+    assert closed == [alias]
+    if seen["written"].vendor == "postgresql":  # SQLite ignores closing an in-memory database
+        assert seen["written"].connection is None
+    assert seen["other"].connection is not None  # still open: not the recorder's
+    seen["other"].inc_thread_sharing()  # the thread is gone: close it from here
+    seen["other"].close()

@@ -120,7 +120,7 @@ def test_a_partly_failed_flush_keeps_only_what_was_not_written(session, monkeypa
     clock.now += 1
     recorder.file("a.txt", progress=20)  # due: a.txt written, the session update fails
     assert file_entry(session, "a.txt")["progress"] == 20
-    assert recorder._pending_files == {} and recorder._pending_session == {"message": "hello"}
+    assert recorder._pending.files == {} and recorder._pending.session == {"message": "hello"}
     recorder.flush()
     assert services.get_progress(session)["message"] == "hello"
 

@@ -25,6 +25,8 @@ from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
 
 import progress_tracking
 from progress_tracking import services
+from progress_tracking.models import FINAL_STATUSES
+from progress_tracking.selectors import LIST_LIMIT
 
 STATUS = "/api/v1/progress/{session_id}/status"
 DETAIL = "/api/v1/progress/{session_id}"
@@ -164,6 +166,17 @@ def test_schema_documents_codes_and_headers(openapi):
     assert {"session_id", "status", "progress", "files", "files_total", "error"} <= set(
         body["required"]
     )
+
+
+@needs_spectacular
+def test_the_schema_states_what_the_code_uses(openapi):
+    paths = openapi["paths"]
+    assert f"newest first, at most {LIST_LIMIT}." in paths[LIST]["get"]["description"]
+    stop = paths[STATUS]["get"]["description"].split("stop when status is ")[1]
+    assert set(stop.rstrip(".").replace(" or ", ", ").split(", ")) == FINAL_STATUSES
+    # One URL, two views: each method is documented with its own view's authentication.
+    assert paths[DETAIL]["delete"]["security"]
+    assert "security" not in paths[DETAIL]["get"]
 
 
 @needs_spectacular
