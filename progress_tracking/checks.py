@@ -180,7 +180,9 @@ def _seconds(raw: dict[str, Any], key: str) -> float | None:
     return seconds if math.isfinite(seconds) and seconds > 0 else None
 
 
-def check_setting_combinations(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list:
+def check_setting_combinations(
+    app_configs: Iterable[Any] | None = None, **kwargs: Any
+) -> list[Any]:
     """Settings that are each valid but cannot work together."""
     raw = getattr(settings, "PROGRESS_TRACKING", {})
     if not isinstance(raw, dict):
@@ -302,7 +304,7 @@ def check_authentication(app_configs: Iterable[Any] | None = None, **kwargs: Any
     return []
 
 
-def _points_to_user(field: models.ForeignKey) -> bool:
+def _points_to_user(field: models.ForeignKey[Any, Any]) -> bool:
     target = field.remote_field.model
     label = target if isinstance(target, str) else target._meta.label
     return str(label).lower() == settings.AUTH_USER_MODEL.lower()

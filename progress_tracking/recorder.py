@@ -41,7 +41,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from django.db import InterfaceError, OperationalError, connections, router
@@ -50,6 +50,7 @@ from . import services, state
 from .conf import app_settings
 from .exceptions import ProgressCancelled, ProgressStoreUnavailable
 from .models import FINAL_FILE_STATUSES, ProgressStatus, get_progress_model
+from .payload import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +60,6 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceErro
 # Backoff between retries after a failed write: doubles from the first to the last, jittered.
 RETRY_FIRST_DELAY = 0.5
 RETRY_MAX_DELAY = 10.0
-
-Progress = dict[str, Any]
 
 
 class ProgressRecorder:
@@ -202,7 +201,8 @@ class ProgressRecorder:
             while True:
                 try:
                     self._deliver_pending(strict=strict)
-                    result = finish() if finish is not None else {}
+                    # Without ``finish`` (flush()) the result is discarded.
+                    result = finish() if finish is not None else cast(Progress, {})
                 except TRANSIENT_ERRORS as exc:
                     self._failed(exc)  # raises once the grace period is over
                     self._sleep(max(0.0, self._retry_at - self._clock()))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import cast
 from uuid import UUID
 
 from django.db.models import Model, Q
@@ -17,6 +17,7 @@ from django.utils import timezone
 from . import hosts
 from .conf import app_settings
 from .models import FINAL_STATUSES, PROGRESS_KEY, ProgressStatus
+from .payload import Progress
 from .text import scrubbed
 
 
@@ -51,7 +52,7 @@ def stale_filter(now: datetime, older_than: timedelta | None = None) -> Q:
     )
 
 
-def live_progress(meta: Any, status: str, updated_at: datetime | None) -> dict[str, Any] | None:
+def live_progress(meta: object, status: str, updated_at: datetime | None) -> Progress | None:
     """The progress dict of ``meta`` just read from the database, or None when absent or stale.
 
     ``meta`` was decoded from the row for this call alone, so its dict is already a copy that
@@ -60,10 +61,11 @@ def live_progress(meta: Any, status: str, updated_at: datetime | None) -> dict[s
     if not isinstance(meta, dict) or is_stale(status, updated_at):
         return None
     progress = meta.get(PROGRESS_KEY)
-    return progress if isinstance(progress, dict) else None
+    # A dict under PROGRESS_KEY is what the services stored.
+    return cast(Progress, progress) if isinstance(progress, dict) else None
 
 
-def get_progress(session_id: str | UUID) -> dict[str, Any] | None:
+def get_progress(session_id: str | UUID) -> Progress | None:
     """The whole progress dict of a session, or None if unknown, malformed or stale.
 
     Text that older releases stored but UTF-8 cannot encode comes back replaced (U+FFFD).
@@ -76,8 +78,8 @@ def get_progress(session_id: str | UUID) -> dict[str, Any] | None:
 class SessionRecord:
     """What the API needs to answer a poll, fetched in one query."""
 
-    progress: dict[str, Any]
-    owner_id: Any
+    progress: Progress
+    owner_id: object
     model: type[Model] | None = None
     # When the row was last written (the fast path's cache derives the expiry from it).
     updated_at: datetime | None = None
@@ -111,12 +113,12 @@ def session_for_api(session_id: object) -> SessionRecord | None:
     return _live_record(session_id, with_owner=True)
 
 
-def running_progress_for(user: Any, *, limit: int) -> list[dict[str, Any]]:
+def running_progress_for(user: object, *, limit: int) -> list[Progress]:
     """The user's sessions still processing and not stale, newest first (one query a model)."""
     if not getattr(user, "is_authenticated", False):
         return []
     cut = timezone.now() - app_settings.STALE_AFTER
-    found: list[tuple[Any, dict[str, Any]]] = []
+    found: list[tuple[datetime, Progress]] = []
     for model in hosts.progress_models():
         owner = hosts.owner_field(model)
         if owner is None:

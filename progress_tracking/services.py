@@ -10,7 +10,7 @@ import copy
 import warnings
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from django.db import transaction
@@ -23,6 +23,7 @@ from . import history, hosts, signals, state, storage
 from .conf import app_settings
 from .exceptions import InvalidProgressData, SessionActive, SessionNotFound, SessionStale
 from .models import PROGRESS_KEY, AbstractProgressModel, ProgressStatus
+from .payload import Progress
 from .selectors import get_progress, is_stale, parse_session_id, stale_filter
 from .storage import Row
 
@@ -39,8 +40,6 @@ __all__ = [
     "update_progress",
 ]
 
-Progress = dict[str, Any]
-
 
 def _stored(row: Row, session_id: str | None = None) -> Progress:
     """The row's progress dict; with a session id, only if it belongs to that session."""
@@ -51,7 +50,7 @@ def _stored(row: Row, session_id: str | None = None) -> Progress:
         session_id is not None and progress.get("session_id") != session_id
     ):
         raise SessionNotFound(session_id)
-    return progress
+    return cast(Progress, progress)  # what the services stored
 
 
 def _not_a_dict(meta: object) -> InvalidProgressData:
@@ -163,7 +162,7 @@ def start_session(
         now=now.timestamp(),
     )
 
-    replaced: list[Any] = []  # the session this one replaces on the row, if any
+    replaced: list[str] = []  # the session this one replaces on the row, if any
 
     def mutate(row: Row) -> Progress:
         replaced.clear()  # a retried attempt reads the row again
@@ -177,7 +176,7 @@ def start_session(
         ):
             if not join_active:
                 raise SessionActive(current["session_id"])
-            return state.apply_join(current, names, now=now.timestamp())
+            return state.apply_join(cast(Progress, current), names, now=now.timestamp())
         if isinstance(current, dict) and current.get("session_id"):
             replaced.append(current["session_id"])
         return fresh
@@ -212,7 +211,7 @@ def update_progress(
     session_id: str | UUID,
     progress: float | None = None,
     message: str | None = None,
-    **fields: Any,
+    **fields: object,
 ) -> Progress:
     """Set overall progress, message and counts of a processing session."""
     state.check_update_args(progress, message, fields)

@@ -38,6 +38,7 @@ from django.db.models.sql.subqueries import UpdateQuery
 
 from .conf import app_settings
 from .models import PROGRESS_KEY
+from .payload import Progress
 from .side_connection import rollback_or_discard, side_connection
 
 SQLITE_LOCK_RETRIES = 5
@@ -55,7 +56,7 @@ class Row:
 
 @dataclass
 class WriteResult:
-    progress: dict[str, Any] | None
+    progress: Progress | None
     changed: bool
     alias: str
     committed: bool = False
@@ -66,10 +67,10 @@ class RowMissing(Exception):
 
 
 # The mutation gets the locked row and returns the new progress dict, or None (no change).
-Mutation = Callable[[Row], dict[str, Any] | None]
+Mutation = Callable[[Row], Progress | None]
 
 
-def progress_columns(progress: dict[str, Any] | None, now: datetime | None) -> dict[str, Any]:
+def progress_columns(progress: Progress | None, now: datetime | None) -> dict[str, Any]:
     if progress is None:
         return {"progress_session_id": None, "progress_status": "", "progress_updated_at": None}
     return {
@@ -171,13 +172,18 @@ def _locked_write(
     return WriteResult(progress=new, changed=True, alias=alias)
 
 
-def select(queryset: Any, fields: tuple[str, ...], connection: BaseDatabaseWrapper) -> list[tuple]:
+def select(
+    queryset: Any, fields: tuple[str, ...], connection: BaseDatabaseWrapper
+) -> list[tuple[Any, ...]]:
     compiler = queryset.values_list(*fields).query.get_compiler(connection=connection)
     return [tuple(row) for row in compiler.results_iter()]
 
 
 def update(
-    model: type[Model], connection: BaseDatabaseWrapper, lookup: dict[str, Any], values: dict
+    model: type[Model],
+    connection: BaseDatabaseWrapper,
+    lookup: dict[str, Any],
+    values: dict[str, Any],
 ) -> int:
     query: Any = model._base_manager.filter(**lookup).query.chain(UpdateQuery)
     query.add_update_values(values)
