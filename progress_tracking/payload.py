@@ -4,13 +4,13 @@
 is what the API renders from it: the stored keys but ``rate``, plus four computed when the body
 is rendered. ``FileEntry`` is one file of either. The state rules, the storage, the renderer,
 the backfill and the admin use these; ``polling.d.ts`` and the docs' field tables are held to
-them by ``tests/progress_tracking/test_payload.py``.
+them by ``tests/progress_tracking/test_docs.py``.
 
 Statuses are plain strings here (``ProgressStatus``/``FileStatus`` values): the dict is JSON.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: in string annotations (3.11 to 3.13 at least)
+# ``NotRequired`` is not seen at run time and ``Progress.__required_keys__`` would list "rate".
 from typing import Final, NotRequired, TypedDict
 
 from .models import FileStatus, ProgressStatus

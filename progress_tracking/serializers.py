@@ -16,11 +16,10 @@ from typing import Any, TypeVar
 from django.utils import timezone
 from rest_framework import serializers
 
-from . import body
+from . import body, payload
 from .body import body_data, plain_body
 from .conf import app_settings
 from .models import FileStatus, ProgressStatus
-from .payload import BODY_DEFAULTS, FILE_DEFAULTS
 
 try:  # drf-spectacular is an optional extra.
     from drf_spectacular.utils import extend_schema_field
@@ -188,8 +187,8 @@ class DeprecatedSerializer(serializers.Serializer[JSONObject]):
 
 # Names that moved to ``body`` and ``payload``; importing them from here still works.
 _MOVED = {
-    "BODY_DEFAULTS": BODY_DEFAULTS,
-    "FILE_DEFAULTS": FILE_DEFAULTS,
+    "BODY_DEFAULTS": payload.BODY_DEFAULTS,
+    "FILE_DEFAULTS": payload.FILE_DEFAULTS,
     "FILE_STATUS_RANK": body.FILE_STATUS_RANK,
     "file_names": body.file_names,
     "shown_files": body.shown_files,
