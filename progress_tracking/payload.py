@@ -90,7 +90,7 @@ def new_file_entry(name: str) -> FileEntry:
     }
 
 
-def new_progress(
+def initial_progress(
     session_id: str,
     *,
     object_id: str,

@@ -13,8 +13,7 @@ from collections.abc import Iterable
 from . import eta
 from .exceptions import InvalidProgressData
 from .models import FINAL_FILE_STATUSES, FINAL_STATUSES, FileStatus, ProgressStatus
-from .payload import FileEntry, Progress, new_file_entry
-from .payload import new_progress as _new_progress
+from .payload import FileEntry, Progress, initial_progress, new_file_entry
 from .text import describe
 from .validation import (
     check_count,
@@ -47,7 +46,7 @@ def new_progress(
     now: float,
 ) -> Progress:
     """A new session's dict, from arguments checked here."""
-    return _new_progress(
+    return initial_progress(
         session_id,
         object_id=object_id,
         total_files=check_total_files(total_files),
