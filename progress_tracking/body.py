@@ -61,76 +61,67 @@ class _NotPlain(Exception):
     """A value without its JSON type: DRF's fields render the body instead."""
 
 
-# A converter returns a value as the body shows it, or raises _NotPlain.
-Converter = Callable[[object], object]
+# How a key renders: the exact types its value may have (a bool is not an int here, None only
+# where the TypedDict allows it), or for a list, a function that renders it or raises.
+Field = tuple[str, tuple[type, ...], Callable[[object], object] | None]
 
 
-def _exact(kinds: tuple[type, ...], nullable: bool) -> Converter:
-    # Values of exactly these types (a bool is not an int here) are their own JSON.
-    def convert(value: object) -> object:
-        if type(value) in kinds or (value is None and nullable):
-            return value
+def _names(value: object) -> object:
+    if type(value) is not list or any(type(item) is not str for item in value):
         raise _NotPlain
-
-    return convert
-
-
-def _names(nullable: bool) -> Converter:
-    def convert(value: object) -> object:
-        if value is None and nullable:
-            return value
-        if type(value) is not list or any(type(item) is not str for item in value):
-            raise _NotPlain
-        return value
-
-    return convert
+    return value
 
 
-def _entries(fields: tuple[tuple[str, Converter], ...], nullable: bool) -> Converter:
-    def convert(value: object) -> object:
-        if value is None and nullable:
-            return value
+def _entries(fields: tuple[Field, ...]) -> Callable[[object], object]:
+    def render(value: object) -> object:
         if type(value) is not list:
             raise _NotPlain
         return [_render(fields, item) for item in value]
 
-    return convert
+    return render
 
 
-def _converter(hint: object, where: str) -> Converter:
-    """How a value of this TypedDict type renders; a type without a rule fails at import."""
-    nullable = False
+def _field(name: str, hint: object, where: str) -> Field:
+    """How a key of this TypedDict type renders; a type without a rule fails at import."""
+    nullable: tuple[type, ...] = ()
     if get_origin(hint) in (Union, types.UnionType):
         parts = [arg for arg in get_args(hint) if arg is not type(None)]
-        nullable = len(parts) < len(get_args(hint))
+        nullable = (type(None),) if len(parts) < len(get_args(hint)) else ()
         hint = parts[0] if len(parts) == 1 else hint
     if hint is str or hint is int:
-        return _exact((cast(type, hint),), nullable)
+        return name, (cast(type, hint), *nullable), None
     if hint is float:  # PercentField and SecondsField keep an int an int
-        return _exact((int, float), nullable)
-    if get_origin(hint) is list:
+        return name, (int, float, *nullable), None
+    if get_origin(hint) is list and not nullable:
         (item,) = get_args(hint)
         if item is str:
-            return _names(nullable)
+            return name, (), _names
         if is_typeddict(item):
-            return _entries(_fields(item), nullable)
+            return name, (), _entries(_fields(item))
     raise TypeError(f"{where}: no plain rendering for {hint}")
 
 
-def _fields(typed_dict: type) -> tuple[tuple[str, Converter], ...]:
+def _fields(typed_dict: type) -> tuple[Field, ...]:
     hints = get_type_hints(typed_dict)
-    return tuple(
-        (name, _converter(hint, f"{typed_dict.__name__}.{name}")) for name, hint in hints.items()
-    )
+    where = typed_dict.__name__
+    return tuple(_field(name, hint, f"{where}.{name}") for name, hint in hints.items())
 
 
-def _render(fields: tuple[tuple[str, Converter], ...], data: object) -> dict[str, object]:
+def _render(fields: tuple[Field, ...], data: object) -> dict[str, object]:
     if type(data) is not dict:
         raise _NotPlain
+    rendered: dict[str, object] = {}
     try:
-        return {name: convert(data[name]) for name, convert in fields}
+        for name, kinds, render in fields:
+            value = data[name]
+            if render is not None:
+                value = render(value)
+            elif type(value) not in kinds:
+                raise _NotPlain
+            rendered[name] = value
     except KeyError:
         raise _NotPlain from None
+    return rendered
 
 
 BODY_FIELDS: Final = _fields(StatusBody)

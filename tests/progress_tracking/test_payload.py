@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from typing import get_type_hints
+from typing import TypedDict, get_type_hints
 
 import pytest
 
@@ -130,3 +130,14 @@ def test_the_template_tags_do_not_load_drf():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+class WithoutRule(TypedDict):
+    session_id: str
+    extra: dict[str, int]
+
+
+def test_a_body_key_of_a_type_without_a_rendering_rule_fails_at_import():
+    # The renderer reads its rules from the TypedDict: a new key of a new kind must get one.
+    with pytest.raises(TypeError, match=r"WithoutRule\.extra"):
+        body._fields(WithoutRule)
