@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -13,30 +13,44 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import admin_display, services
+from .admin_display import stored_progress
 from .conf import app_settings
 from .exceptions import SessionNotFound
-from .models import FINAL_STATUSES, PROGRESS_KEY, CleanupLease, Knowledge, ProgressStatus
+from .models import (
+    FINAL_STATUSES,
+    AbstractProgressModel,
+    CleanupLease,
+    Knowledge,
+    ProgressStatus,
+)
 from .selectors import is_stale, parse_session_id, stale_filter
 
+if TYPE_CHECKING:  # ModelAdmin is generic in django-stubs only
+    from django_stubs_ext import StrOrPromise
 
-def _progress(obj: Any) -> dict[str, Any]:
-    meta = obj.meta if isinstance(obj.meta, dict) else {}
-    value = meta.get(PROGRESS_KEY)
-    return value if isinstance(value, dict) else {}
+    KnowledgeAdminBase = admin.ModelAdmin[Knowledge]
+    CleanupLeaseAdminBase = admin.ModelAdmin[CleanupLease]
+else:
+    KnowledgeAdminBase = CleanupLeaseAdminBase = admin.ModelAdmin
+
+# The progress model of whichever admin the mixin is part of.
+Rows = QuerySet[AbstractProgressModel]
 
 
 class ProgressStatusFilter(admin.SimpleListFilter):
     title = _("progress status")
     parameter_name = "progress"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, StrOrPromise]]:
         return [
             *ProgressStatus.choices,
             ("stale", _("Stale (awaiting cleanup)")),
             ("none", _("No progress")),
         ]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: Rows) -> Rows:
         # A status lists only sessions readers still see; the ones they treat as gone are
         # under "stale" until the cleanup removes them.
         value = self.value()
@@ -53,7 +67,7 @@ class ProgressStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _plus(declared: Sequence[Any] | None, extra: Sequence[Any]) -> tuple[Any, ...]:
+def _plus(declared: Sequence[object] | None, extra: Sequence[object]) -> tuple[object, ...]:
     """``declared`` followed by the ``extra`` entries it does not already name."""
     have = tuple(declared or ())
     return have + tuple(item for item in extra if item not in have)
@@ -107,11 +121,15 @@ class ProgressAdminMixin:
         declared = super().get_search_fields(request)  # type: ignore[misc]
         return _plus(declared, ("progress_session_id",))
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: AbstractProgressModel | None = None
+    ) -> Any:
         declared = super().get_readonly_fields(request, obj)  # type: ignore[misc]
         return _plus(declared, self.progress_readonly_fields)
 
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+    def get_fieldsets(
+        self, request: HttpRequest, obj: AbstractProgressModel | None = None
+    ) -> list[Any]:
         fieldsets = list(super().get_fieldsets(request, obj))  # type: ignore[misc]
         shown = {
             name
@@ -125,8 +143,8 @@ class ProgressAdminMixin:
         return fieldsets
 
     def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
         # An exact session id is found through its index, not a LIKE over every row.
         session = parse_session_id(search_term.strip())
         if session is not None:
@@ -134,7 +152,7 @@ class ProgressAdminMixin:
         return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
 
     @admin.display(description=_("status"), ordering="progress_status")
-    def progress_status_display(self, obj: Any) -> str:
+    def progress_status_display(self, obj: AbstractProgressModel) -> str:
         label = obj.get_progress_status_display()
         if not label:
             return "—"
@@ -143,31 +161,33 @@ class ProgressAdminMixin:
         return str(label)
 
     @admin.display(description=_("progress"))
-    def progress_percent(self, obj: Any) -> str:
+    def progress_percent(self, obj: AbstractProgressModel) -> str:
         return admin_display.mini_bar(obj)
 
     @admin.display(description=_("session"))
-    def progress_overview(self, obj: Any) -> str:
+    def progress_overview(self, obj: AbstractProgressModel) -> str:
         return admin_display.overview(obj)
 
     @admin.display(description=_("current file"))
-    def current_file(self, obj: Any) -> str:
-        return _progress(obj).get("current_file") or "—"
+    def current_file(self, obj: AbstractProgressModel) -> str:
+        progress = stored_progress(obj)
+        return (progress.get("current_file") if progress else None) or "—"
 
     @admin.display(description=_("message"))
-    def progress_message(self, obj: Any) -> str:
-        return _progress(obj).get("message") or "—"
+    def progress_message(self, obj: AbstractProgressModel) -> str:
+        progress = stored_progress(obj)
+        return (progress.get("message") if progress else None) or "—"
 
     @admin.display(description=_("meta"))
-    def meta_pretty(self, obj: Any) -> str:
+    def meta_pretty(self, obj: AbstractProgressModel) -> str:
         return admin_display.meta_folded(obj)
 
     @admin.action(description=_("Clear progress of selected rows"), permissions=["change"])
-    def clear_progress_action(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def clear_progress_action(self, request: HttpRequest, queryset: Rows) -> None:
         ids = queryset.exclude(progress_session_id=None).values_list(
             "progress_session_id", flat=True
         )
-        cleared = sum(services.clear_progress(session_id) for session_id in ids)
+        cleared = sum(services.clear_progress(session_id) for session_id in ids if session_id)
         self.message_user(  # type: ignore[attr-defined]
             request,
             ngettext("Cleared progress of %d row.", "Cleared progress of %d rows.", cleared)
@@ -176,13 +196,15 @@ class ProgressAdminMixin:
         )
 
     @admin.action(description=_("Mark selected sessions as failed"), permissions=["change"])
-    def mark_failed_action(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def mark_failed_action(self, request: HttpRequest, queryset: Rows) -> None:
         ids = queryset.filter(progress_status=ProgressStatus.PROCESSING).values_list(
             "progress_session_id", flat=True
         )
         reason = f"Marked as failed by {request.user} at {timezone.now():%Y-%m-%d %H:%M} UTC."
         failed = 0
         for session_id in ids:
+            if session_id is None:  # a processing row always has one; the column is nullable
+                continue
             try:
                 result = services.mark_session_error(session_id, reason)
             except SessionNotFound:  # cleared since the list was shown
@@ -200,7 +222,7 @@ class ProgressAdminMixin:
 if not Knowledge._meta.swapped:
 
     @admin.register(Knowledge)
-    class KnowledgeAdmin(ProgressAdminMixin, admin.ModelAdmin):
+    class KnowledgeAdmin(ProgressAdminMixin, KnowledgeAdminBase):
         list_display = ("name", "user")
         search_fields = ("name",)
         list_select_related = ("user",)
@@ -211,7 +233,7 @@ if not Knowledge._meta.swapped:
 
 
 @admin.register(CleanupLease)
-class CleanupLeaseAdmin(admin.ModelAdmin):
+class CleanupLeaseAdmin(CleanupLeaseAdminBase):
     """Read-only: when the automatic cleanup last ran, what it removed, when it runs next."""
 
     list_display = (
@@ -227,7 +249,7 @@ class CleanupLeaseAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: CleanupLease | None = None) -> bool:
         return False
 
 

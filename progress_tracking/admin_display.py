@@ -6,36 +6,38 @@ Kept apart from ``admin.py`` (which wires columns, filters and actions) so both 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import cast
 
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
+from .body import shown_files
 from .conf import app_settings
-from .models import PROGRESS_KEY, FileStatus
-from .serializers import shown_files
+from .models import PROGRESS_KEY, AbstractProgressModel, FileStatus
+from .payload import Progress
 from .text import scrubbed
 
 FILE_LABELS = dict(FileStatus.choices)
 
 
-def _progress(obj: Any) -> dict[str, Any]:
-    meta = obj.meta if isinstance(obj.meta, dict) else {}
-    value = meta.get(PROGRESS_KEY)
-    return value if isinstance(value, dict) else {}
+def stored_progress(obj: AbstractProgressModel) -> Progress | None:
+    """The row's progress dict, or None; ``meta`` may hold anything a host wrote."""
+    value = obj.meta.get(PROGRESS_KEY) if isinstance(obj.meta, dict) else None
+    return cast(Progress, value) if isinstance(value, dict) else None
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         return None
     return float(min(100, max(0, value)))
 
 
-def mini_bar(obj: Any) -> str:
+def mini_bar(obj: AbstractProgressModel) -> str:
     """A small native <progress> bar with its value as text, or a dash."""
-    value = _progress(obj).get("progress")
+    progress = stored_progress(obj)
+    value = progress.get("progress") if progress else None
     if value is None:
         return "—"
     number = _number(value)
@@ -53,12 +55,14 @@ def mini_bar(obj: Any) -> str:
     )
 
 
-def overview(obj: Any) -> SafeString:
+def overview(obj: AbstractProgressModel) -> SafeString:
     """The live bar of the row's session and a table of its files (status, progress, error)."""
-    progress = scrubbed(dict(_progress(obj)))
+    # A page must render whatever text the row holds (see text.scrubbed).
+    progress: Progress | None = scrubbed(stored_progress(obj))
     if not progress:
         return SafeString(format_html("<p>{}</p>", gettext("No progress on this row.")))
-    files = progress.get("files") if isinstance(progress.get("files"), list) else []
+    stored_files = progress.get("files")
+    files = stored_files if isinstance(stored_files, list) else []
     limit = app_settings.FILES_LIMIT
     rows = [
         {
@@ -81,7 +85,7 @@ def overview(obj: Any) -> SafeString:
     )
 
 
-def meta_folded(obj: Any) -> SafeString:
+def meta_folded(obj: AbstractProgressModel) -> SafeString:
     """The raw ``meta`` as indented JSON, folded away in a <details>."""
     text = json.dumps(obj.meta, indent=2, sort_keys=True, ensure_ascii=False)
     return format_html(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -17,6 +17,11 @@ from django.utils.translation import gettext_lazy as _
 
 from . import history_stats
 from .models import ProgressHistory
+
+if TYPE_CHECKING:  # ModelAdmin is generic in django-stubs only
+    HistoryAdminBase = admin.ModelAdmin[ProgressHistory]
+else:
+    HistoryAdminBase = admin.ModelAdmin
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -38,12 +43,16 @@ class OwnerFilter(admin.SimpleListFilter):
     title = _("owner")
     parameter_name = "owner"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
         ids = owners()
         labels = owner_labels(ids)
         return [(owner, labels[owner]) for owner in ids]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[ProgressHistory]
+    ) -> QuerySet[ProgressHistory]:
         value = self.value()
         return queryset.filter(owner_id=value) if value is not None else queryset
 
@@ -59,7 +68,7 @@ def model_labels() -> list[str]:
 
 
 @admin.register(ProgressHistory)
-class ProgressHistoryAdmin(admin.ModelAdmin):
+class ProgressHistoryAdmin(HistoryAdminBase):
     """Finished sessions, read-only; "Statistics" shows them per day."""
 
     list_display = (
@@ -81,7 +90,9 @@ class ProgressHistoryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: ProgressHistory | None = None
+    ) -> bool:
         return False
 
     @admin.display(description=_("duration"), ordering="duration_seconds")

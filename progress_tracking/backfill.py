@@ -7,30 +7,22 @@ migration 0002 does the same for ``progress_tracking.Knowledge``.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
+
+from django.db.models import Model, QuerySet
 
 from . import hosts
 from .models import FINAL_STATUSES, PROGRESS_KEY, ProgressStatus
-
-SEED_DEFAULTS: dict[str, Any] = {
-    # Seed keys a hand-written dict may lack; later writes expect every one of them.
-    "total_files": 0,
-    "processed_files": 0,
-    "current_file": None,
-    "progress": 0,
-    "message": "",
-    "error": None,
-    "failed_files": 0,
-    "files": [],
-    "version": 1,
-}
+from .payload import Progress, seed_defaults
 
 
 def normalise_seed_progress(
-    progress: dict[str, Any], *, object_id: str | None = None
-) -> dict[str, Any] | None:
+    progress: Mapping[str, Any], *, object_id: str | None = None
+) -> Progress | None:
     """The progress dict with this app's extension keys added, or None if it is unusable."""
     try:
         session_id = str(UUID(str(progress["session_id"])))
@@ -41,8 +33,10 @@ def normalise_seed_progress(
     if progress.get("status") not in ProgressStatus.values:
         return None
     final = progress["status"] in FINAL_STATUSES
-    return {
-        **SEED_DEFAULTS,
+    # Seed keys a hand-written dict may lack are added (later writes expect every one); what
+    # it has is kept as it is.
+    normalised = {
+        **seed_defaults(),
         **({} if object_id is None else {"object_id": object_id}),
         "started_at": last_updated,
         "finished_at": last_updated if final else None,
@@ -50,6 +44,7 @@ def normalise_seed_progress(
         "session_id": session_id,
         "last_updated": last_updated,
     }
+    return cast(Progress, normalised)
 
 
 def updated_at(last_updated: int) -> datetime:
@@ -57,7 +52,9 @@ def updated_at(last_updated: int) -> datetime:
     return datetime.fromtimestamp(last_updated, tz=UTC)
 
 
-def backfill_progress_columns(*models: Any, using: str = "default", batch_size: int = 500) -> int:
+def backfill_progress_columns(
+    *models: type[Model], using: str = "default", batch_size: int = 500
+) -> int:
     """Fill the ``progress_*`` columns of rows whose ``meta`` holds seed-format progress.
 
     ``models`` may be historical models from ``apps.get_model`` (in a data migration); with
@@ -78,12 +75,13 @@ def backfill_progress_columns(*models: Any, using: str = "default", batch_size: 
     return sum(_backfill(model, seen, using, batch_size) for model in models)
 
 
-def _backfill(model: Any, seen: set[str], using: str, batch_size: int) -> int:
+def _backfill(model: type[Model], seen: set[str], using: str, batch_size: int) -> int:
     manager = hosts.manager(model, using)
     pending = manager.filter(progress_session_id=None, meta__has_key=PROGRESS_KEY)
     changed = []
     # In pk order, so that of two rows claiming one session id the older row keeps it.
-    rows = pending.only("pk", "meta").order_by("pk")
+    # Historical models (apps.get_model) have no static type: their rows' fields are Any.
+    rows: QuerySet[Any] = pending.only("pk", "meta").order_by("pk")
     for row in rows.iterator(chunk_size=batch_size):
         raw = row.meta.get(PROGRESS_KEY) if isinstance(row.meta, dict) else None
         progress = (
@@ -100,3 +98,15 @@ def _backfill(model: Any, seen: set[str], using: str, batch_size: int) -> int:
     fields = ["meta", "progress_session_id", "progress_status", "progress_updated_at"]
     manager.bulk_update(changed, fields, batch_size=batch_size)
     return len(changed)
+
+
+def __getattr__(name: str) -> object:
+    if name == "SEED_DEFAULTS":  # moved: the defaults are defined once, in payload
+        warnings.warn(
+            "progress_tracking.backfill.SEED_DEFAULTS is deprecated; use "
+            "progress_tracking.payload.seed_defaults().",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return seed_defaults()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,6 +36,7 @@ from django.db.models import Model
 from . import compat, hosts, selectors, storage
 from .conf import app_settings
 from .models import FINAL_STATUSES
+from .payload import Progress
 
 logger = logging.getLogger("progress_tracking.cache")
 
@@ -50,7 +51,7 @@ class CachedStatus(NamedTuple):
     etag: str
     owner: str | None
     expires: float  # Unix time after which the session is stale
-    progress: dict[str, Any] | None  # the stored dict; the body is rendered from it when sent
+    progress: Progress | None  # the stored dict; the body is rendered from it when sent
 
     @property
     def gone(self) -> bool:
@@ -68,7 +69,7 @@ def key_for(session_id: str) -> str:
     return f"progress_tracking:status:{BODY_FORMAT}:{app_settings.FILES_LIMIT}:{session_id}"
 
 
-def version_of(progress: dict[str, Any]) -> int:
+def version_of(progress: Progress) -> int:
     version = progress.get("version")
     if isinstance(version, int) and not isinstance(version, bool) and version > 0:
         return version
@@ -82,7 +83,7 @@ def expiry(status: str, updated_at: datetime | None) -> float:
     return (updated_at + period).timestamp()
 
 
-def render_body(progress: dict[str, Any], files_limit: int) -> bytes:
+def render_body(progress: Progress, files_limit: int) -> bytes:
     """The status body, byte for byte as the DRF view renders it at this moment."""
     from rest_framework.renderers import JSONRenderer
 
@@ -92,9 +93,7 @@ def render_body(progress: dict[str, Any], files_limit: int) -> bytes:
     return JSONRenderer().render(body)
 
 
-def build_record(
-    progress: dict[str, Any], owner_id: Any, updated_at: datetime | None
-) -> CachedStatus:
+def build_record(progress: Progress, owner_id: Any, updated_at: datetime | None) -> CachedStatus:
     """The record of a live session: its ETag exactly as the DRF view makes it."""
     from .views import status_etag
 

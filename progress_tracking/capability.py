@@ -19,7 +19,7 @@ from typing import Any
 
 from django.core import signing
 
-from .conf import app_settings
+from .conf import app_settings, as_timedelta
 from .selectors import parse_session_id
 
 __all__ = [
@@ -84,7 +84,7 @@ def verify(token: str | None) -> ReadClaim | None:
     if not token or len(token) > MAX_LENGTH:
         return None
     try:
-        value = _signer().unsign(token, max_age=app_settings.CAPABILITY_MAX_AGE)
+        value = _signer().unsign(token, max_age=as_timedelta(app_settings.CAPABILITY_MAX_AGE))
     except signing.BadSignature:  # includes SignatureExpired
         return None
     session_id, _, user_pk = value.partition(":")

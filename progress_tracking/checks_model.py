@@ -82,7 +82,7 @@ def _owner_problem(model: Any, owner: str | None) -> checks.Error | None:
     )
 
 
-def _points_to_user(field: models.ForeignKey) -> bool:
+def _points_to_user(field: models.ForeignKey[Any, Any]) -> bool:
     target = field.remote_field.model
     label = target if isinstance(target, str) else target._meta.label
     return str(label).lower() == settings.AUTH_USER_MODEL.lower()

@@ -153,7 +153,9 @@ def _seconds(raw: dict[str, Any], key: str) -> float | None:
     return seconds if math.isfinite(seconds) and seconds > 0 else None
 
 
-def check_setting_combinations(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list:
+def check_setting_combinations(
+    app_configs: Iterable[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """Settings that are each valid but cannot work together."""
     raw = getattr(settings, "PROGRESS_TRACKING", {})
     if not isinstance(raw, dict):

@@ -6,6 +6,7 @@ Defaults live here and nowhere else. Values are read on every access (cheap dict
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -92,22 +93,110 @@ def user_settings() -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def as_timedelta(value: Any) -> timedelta:
+def as_timedelta(value: object) -> timedelta:
+    """A duration setting's value: a timedelta, or a number of seconds."""
     if isinstance(value, timedelta):
         return value
-    return timedelta(seconds=value)
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    raise TypeError(f"A duration is a timedelta or a number of seconds, not {value!r}.")
+
+
+def _setting(name: str) -> Any:
+    # The host's value as given, or the default; the system checks (checks.py) refuse values
+    # of the wrong type, so each property below can state its type.
+    return user_settings().get(name, DEFAULTS[name])
 
 
 class AppSettings:
-    """Attribute access to the merged settings: ``app_settings.STALE_AFTER``."""
+    """The merged settings, one typed property each: ``app_settings.STALE_AFTER``.
 
-    def __getattr__(self, name: str) -> Any:
-        if name not in DEFAULTS:
-            raise AttributeError(f"Unknown progress-tracking setting {name!r}.")
-        value = user_settings().get(name, DEFAULTS[name])
-        if name in DURATION_KEYS or name == "HISTORY_RETENTION":
-            return as_timedelta(value)
-        return value
+    A property per setting (rather than ``__getattr__``) lets mypy see a misspelt name.
+    """
+
+    @property
+    def STALE_AFTER(self) -> timedelta:
+        return as_timedelta(_setting("STALE_AFTER"))
+
+    @property
+    def FINISHED_TTL(self) -> timedelta:
+        return as_timedelta(_setting("FINISHED_TTL"))
+
+    @property
+    def POLL_INTERVAL(self) -> float:
+        return _setting("POLL_INTERVAL")
+
+    @property
+    def FILES_LIMIT(self) -> int:
+        return _setting("FILES_LIMIT")
+
+    @property
+    def MAX_FILES_PER_SESSION(self) -> int:
+        return _setting("MAX_FILES_PER_SESSION")
+
+    @property
+    def MAX_TOTAL_FILES(self) -> int:
+        return _setting("MAX_TOTAL_FILES")
+
+    @property
+    def PERMISSION_CLASSES(self) -> Sequence[str | type]:
+        return _setting("PERMISSION_CLASSES")
+
+    @property
+    def AUTHENTICATION_CLASSES(self) -> Sequence[str | type] | None:
+        return _setting("AUTHENTICATION_CLASSES")
+
+    @property
+    def OWNER_FIELD(self) -> str | None:
+        return _setting("OWNER_FIELD")
+
+    @property
+    def STAFF_ACCESS(self) -> bool:
+        return _setting("STAFF_ACCESS")
+
+    @property
+    def RECORDER_MIN_INTERVAL(self) -> float:
+        return _setting("RECORDER_MIN_INTERVAL")
+
+    @property
+    def HEARTBEAT_INTERVAL(self) -> float:
+        return _setting("HEARTBEAT_INTERVAL")
+
+    @property
+    def RECORDER_GRACE_PERIOD(self) -> float:
+        return _setting("RECORDER_GRACE_PERIOD")
+
+    @property
+    def CLEANUP_BATCH_SIZE(self) -> int:
+        return _setting("CLEANUP_BATCH_SIZE")
+
+    @property
+    def AUTO_CLEANUP(self) -> bool:
+        return _setting("AUTO_CLEANUP")
+
+    @property
+    def AUTO_CLEANUP_INTERVAL(self) -> float:
+        return _setting("AUTO_CLEANUP_INTERVAL")
+
+    @property
+    def HISTORY(self) -> bool:
+        return _setting("HISTORY")
+
+    @property
+    def HISTORY_RETENTION(self) -> timedelta:
+        return as_timedelta(_setting("HISTORY_RETENTION"))
+
+    @property
+    def WRITE_OUTSIDE_TRANSACTION(self) -> bool:
+        return _setting("WRITE_OUTSIDE_TRANSACTION")
+
+    @property
+    def CACHE(self) -> str | None:
+        return _setting("CACHE")
+
+    @property
+    def CAPABILITY_MAX_AGE(self) -> float:
+        return _setting("CAPABILITY_MAX_AGE")
 
     @property
     def MODEL(self) -> str:

@@ -16,7 +16,9 @@ seconds), the estimate is unknown (null) rather than a guess.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+
+from .payload import Progress, Rate
 
 # Samples closer together than this are merged: rates over tiny intervals are mostly noise.
 MIN_SAMPLE_INTERVAL = 2.0
@@ -32,8 +34,6 @@ MIN_STALL = 60.0
 # An estimate beyond this (a rate that decayed to almost nothing) is no estimate.
 MAX_ETA = 7 * 24 * 3600.0
 
-Progress = dict[str, Any]
-
 
 def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -41,7 +41,7 @@ def _number(value: object) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _window(state: Progress, now: float) -> float:
+def _window(state: Mapping[str, object], now: float) -> float:
     started = _number(state.get("started_at"))
     elapsed = now - started if started is not None else 0.0
     return min(MAX_WINDOW, max(MIN_WINDOW, elapsed / 8))
@@ -81,7 +81,7 @@ def record_sample(state: Progress, now: float) -> None:
     state["rate"] = _rate(now, progress, speed, moved_at)
 
 
-def _rate(now: float, progress: float, speed: float | None, moved_at: float) -> dict[str, Any]:
+def _rate(now: float, progress: float, speed: float | None, moved_at: float) -> Rate:
     return {
         "at": round(now, 3),
         "progress": progress,
@@ -90,7 +90,7 @@ def _rate(now: float, progress: float, speed: float | None, moved_at: float) -> 
     }
 
 
-def elapsed_seconds(state: Progress, now: float) -> float:
+def elapsed_seconds(state: Mapping[str, object], now: float) -> float:
     """Seconds since the start, up to the finish for a final session; 0 when unknown."""
     started = _number(state.get("started_at"))
     if started is None:
@@ -100,7 +100,7 @@ def elapsed_seconds(state: Progress, now: float) -> float:
     return round(max(0.0, end - started), 1)
 
 
-def eta_seconds(state: Progress, now: float, *, final: bool) -> float | None:
+def eta_seconds(state: Mapping[str, object], now: float, *, final: bool) -> float | None:
     """Seconds left at the session's recent pace; None while it cannot be estimated."""
     if final:
         return 0.0 if state.get("status") == "completed" else None

@@ -13,11 +13,10 @@ from typing import Any
 
 from . import services
 from .models import FINAL_FILE_STATUSES
+from .payload import Progress
 from .retry import TRANSIENT_ERRORS
 
 logger = logging.getLogger("progress_tracking.recorder")
-
-Progress = dict[str, Any]
 
 
 class PendingProgress:

@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from . import retry, services, state
@@ -45,12 +45,11 @@ from .conf import app_settings
 from .deprecation import moved_names
 from .exceptions import ProgressCancelled
 from .models import ProgressStatus
+from .payload import Progress
 from .pending import PendingProgress
 from .retry import RetrySchedule, WriteConnections
 
 logger = logging.getLogger(__name__)
-
-Progress = dict[str, Any]
 
 
 class ProgressRecorder:
@@ -180,7 +179,8 @@ class ProgressRecorder:
             while True:
                 try:
                     self._pending.deliver(self._written, strict=strict)
-                    result = finish() if finish is not None else {}
+                    # Without ``finish`` (flush()) the result is discarded.
+                    result = finish() if finish is not None else cast(Progress, {})
                 except retry.TRANSIENT_ERRORS as exc:
                     self._failed(exc)  # raises once the grace period is over
                     self._sleep(self._retry.wait())

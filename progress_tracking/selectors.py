@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 from uuid import UUID
 
 from django.db.models import Model, Q
@@ -18,6 +18,7 @@ from . import hosts
 from .conf import app_settings
 from .deprecation import moved_names
 from .models import FINAL_STATUSES, PROGRESS_KEY, ProgressStatus
+from .payload import Progress
 
 # Most running sessions one list answer shows (newest first); the API's schema says so too.
 LIST_LIMIT = 50
@@ -54,7 +55,7 @@ def stale_filter(now: datetime, older_than: timedelta | None = None) -> Q:
     )
 
 
-def live_progress(meta: Any, status: str, updated_at: datetime | None) -> dict[str, Any] | None:
+def live_progress(meta: object, status: str, updated_at: datetime | None) -> Progress | None:
     """The progress dict of ``meta`` just read from the database, or None when absent or stale.
 
     ``meta`` was decoded from the row for this call alone, so its dict is already a copy that
@@ -63,15 +64,16 @@ def live_progress(meta: Any, status: str, updated_at: datetime | None) -> dict[s
     if not isinstance(meta, dict) or is_stale(status, updated_at):
         return None
     progress = meta.get(PROGRESS_KEY)
-    return progress if isinstance(progress, dict) else None
+    # A dict under PROGRESS_KEY is what the services stored.
+    return cast(Progress, progress) if isinstance(progress, dict) else None
 
 
 @dataclass(frozen=True)
 class SessionRecord:
     """What the API needs to answer a poll, fetched in one query."""
 
-    progress: dict[str, Any]
-    owner_id: Any
+    progress: Progress
+    owner_id: object
     model: type[Model] | None = None
     # When the row was last written (the fast path's cache derives the expiry from it).
     updated_at: datetime | None = None
@@ -115,12 +117,12 @@ def session_for_api(session_id: object) -> SessionRecord | None:
     return _live_record(session_id, with_owner=True)
 
 
-def running_progress_for(user: Any, *, limit: int) -> list[dict[str, Any]]:
+def running_progress_for(user: object, *, limit: int) -> list[Progress]:
     """The user's sessions still processing and not stale, newest first (one query a model)."""
     if not getattr(user, "is_authenticated", False):
         return []
     cut = timezone.now() - app_settings.STALE_AFTER
-    found: list[tuple[Any, dict[str, Any]]] = []
+    found: list[tuple[datetime, Progress]] = []
     for model in hosts.progress_models():
         owner = hosts.owner_field(model)
         if owner is None:

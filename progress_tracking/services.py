@@ -12,7 +12,7 @@ import copy
 import warnings
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any
+from typing import cast
 from uuid import UUID
 
 from django.utils import timezone
@@ -22,6 +22,7 @@ from . import cleanup, hosts, selectors, signals, state, storage, writes
 from .conf import app_settings
 from .exceptions import InvalidProgressData, SessionActive
 from .models import PROGRESS_KEY, AbstractProgressModel, ProgressStatus
+from .payload import Progress
 from .storage import Row
 from .text import scrubbed
 
@@ -37,8 +38,6 @@ __all__ = [
     "update_file_progress",
     "update_progress",
 ]
-
-Progress = dict[str, Any]
 
 
 def start_session(
@@ -86,7 +85,7 @@ def start_session(
         now=now.timestamp(),
     )
 
-    replaced: list[Any] = []  # the session this one replaces on the row, if any
+    replaced: list[str] = []  # the session this one replaces on the row, if any
 
     def mutate(row: Row) -> Progress:
         replaced.clear()  # a retried attempt reads the row again
@@ -100,7 +99,7 @@ def start_session(
         ):
             if not join_active:
                 raise SessionActive(current["session_id"])
-            return state.apply_join(current, names, now=now.timestamp())
+            return state.apply_join(cast(Progress, current), names, now=now.timestamp())
         if isinstance(current, dict) and current.get("session_id"):
             replaced.append(current["session_id"])
         return fresh
@@ -135,7 +134,7 @@ def update_progress(
     session_id: str | UUID,
     progress: float | None = None,
     message: str | None = None,
-    **fields: Any,
+    **fields: object,
 ) -> Progress:
     """Set overall progress, message and counts of a processing session."""
     state.check_update_args(progress, message, fields)

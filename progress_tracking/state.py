@@ -1,122 +1,39 @@
-"""Pure functions over the stored progress dict: validation and every state transition.
+"""Pure functions over the stored progress dict: every state transition and its arguments.
 
 Nothing here touches the database, so every rule (ranges, counts, final states, per-file
-arithmetic) is guarded in this one place and can be tested exhaustively.
+arithmetic) is guarded in this one place and can be tested exhaustively. What a single value
+must be is checked by ``validation``; the dict's keys are ``payload.Progress``.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Iterable
-from typing import Any, cast
 
 from . import eta
-from .conf import app_settings
 from .exceptions import InvalidProgressData
 from .models import FINAL_FILE_STATUSES, FINAL_STATUSES, FileStatus, ProgressStatus
-from .text import describe, is_storable, readable, storable
+from .payload import FileEntry, Progress, initial_progress, new_file_entry
+from .text import describe
+from .validation import (
+    check_count,
+    check_file_count,
+    check_file_name,
+    check_file_names,
+    check_percentage,
+    check_text,
+    check_total_files,
+    error_text,
+    message_text,
+)
 
-MESSAGE_MAX_LENGTH = 1000
-ERROR_MAX_LENGTH = 1000
-FILENAME_MAX_LENGTH = 255
 # What a worker may report for a file; ``cancelled`` is only ever set by request_cancel().
 REPORTED_FILE_STATUSES = tuple(v for v in FileStatus.values if v != FileStatus.CANCELLED)
 UPDATE_FIELDS = frozenset({"total_files", "processed_files", "current_file", "status"})
 
-Progress = dict[str, Any]
-
 
 def is_final(state: Progress) -> bool:
     return state.get("status") in FINAL_STATUSES
-
-
-def truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def check_percentage(name: str, value: object) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidProgressData(f"{name} must be a number from 0 to 100, not {describe(value)}.")
-    # No math.isnan() on an int: it converts to float, which overflows for 10**400.
-    if (isinstance(value, float) and math.isnan(value)) or not 0 <= value <= 100:
-        raise InvalidProgressData(f"{name} must be between 0 and 100, not {describe(value)}.")
-    return value
-
-
-def check_count(name: str, value: object, *, limit: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidProgressData(f"{name} must be a non-negative integer, not {describe(value)}.")
-    if limit is not None and value > limit:
-        raise InvalidProgressData(f"{name} is {describe(value)}; the limit is {limit:,}.")
-    return value
-
-
-def check_total_files(value: object) -> int:
-    return check_count("total_files", value, limit=app_settings.MAX_TOTAL_FILES)
-
-
-def check_file_count(count: int) -> None:
-    limit = app_settings.MAX_FILES_PER_SESSION
-    if count > limit:
-        raise InvalidProgressData(
-            f"A session can track at most {limit:,} files (MAX_FILES_PER_SESSION); "
-            f"this would make it {count:,}."
-        )
-
-
-def check_text(name: str, value: object, *, limit: int = MESSAGE_MAX_LENGTH) -> str:
-    """A message's type and length; characters that cannot be stored are replaced later."""
-    if not isinstance(value, str):
-        raise InvalidProgressData(f"{name} must be a string, not {type(value).__name__}.")
-    if len(value) > limit:
-        raise InvalidProgressData(f"{name} is {len(value)} characters long; the limit is {limit}.")
-    return value
-
-
-def check_file_name(value: object) -> str:
-    """A file name is an entry's identity: one that cannot be stored as given is refused."""
-    name = check_text("filename", value, limit=FILENAME_MAX_LENGTH)
-    if not name.strip():
-        raise InvalidProgressData("filename must not be empty.")
-    if not is_storable(name):
-        raise InvalidProgressData(
-            f"filename {describe(name)} contains NUL or a lone surrogate, which no database "
-            "can store as text; decode file names with errors='replace' first."
-        )
-    return name
-
-
-def check_file_names(names: object) -> list[str]:
-    if isinstance(names, str | bytes):
-        raise InvalidProgressData("files must be a list of file names, not a single string.")
-    if not isinstance(names, Iterable):
-        raise InvalidProgressData(f"files must be a list of file names, not {describe(names)}.")
-    unique: dict[str, None] = {}
-    for name in names:
-        unique[check_file_name(name)] = None
-        check_file_count(len(unique))
-    return list(unique)
-
-
-def message_text(message: str) -> str:
-    return storable(message)
-
-
-def error_text(error: object) -> str:
-    """The stored text of a failure: never refused, whatever ``error`` is."""
-    text = readable(error).strip() if error is not None else ""
-    return storable(truncate(text or "Unknown error", ERROR_MAX_LENGTH))
-
-
-def file_entry(name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "status": FileStatus.PENDING.value,
-        "progress": 0,
-        "message": "",
-        "error": None,
-    }
 
 
 def new_progress(
@@ -128,26 +45,15 @@ def new_progress(
     message: object,
     now: float,
 ) -> Progress:
-    total = check_total_files(total_files)
-    names = check_file_names(files)
-    return {
-        "session_id": session_id,
-        # The row the session belongs to, so a page can tell its own sessions in a list.
-        "object_id": object_id,
-        "status": ProgressStatus.PROCESSING.value,
-        "total_files": max(total, len(names)),
-        "processed_files": 0,
-        "current_file": None,
-        "progress": 0,
-        "message": message_text(check_text("message", message)),
-        "last_updated": int(now),
-        "error": None,
-        "started_at": int(now),
-        "finished_at": None,
-        "failed_files": 0,
-        "files": [file_entry(name) for name in names],
-        "version": 1,
-    }
+    """A new session's dict, from arguments checked here."""
+    return initial_progress(
+        session_id,
+        object_id=object_id,
+        total_files=check_total_files(total_files),
+        file_names=check_file_names(files),
+        message=message_text(check_text("message", message)),
+        now=int(now),
+    )
 
 
 def _touched(state: Progress, now: float) -> Progress:
@@ -234,8 +140,9 @@ def apply_update(
     """The state after update_progress(); arguments were checked by check_update_args()."""
     new = copy.deepcopy(state)
     has_files = bool(new.get("files"))
+    # The values were checked by check_update_args(); checking again gives them their types.
     if "total_files" in fields:
-        new["total_files"] = fields["total_files"]
+        new["total_files"] = check_total_files(fields["total_files"])
         if has_files and new["total_files"] < len(new["files"]):
             raise InvalidProgressData(
                 f"total_files={new['total_files']} is less than the {len(new['files'])} "
@@ -247,21 +154,23 @@ def apply_update(
                 "processed_files is counted from the per-file entries of this session; "
                 "report files with update_file_progress()."
             )
-        new["processed_files"] = fields["processed_files"]
+        new["processed_files"] = check_count("processed_files", fields["processed_files"])
     if new["processed_files"] > new["total_files"]:
         raise InvalidProgressData(
             f"processed_files ({new['processed_files']}) cannot exceed "
             f"total_files ({new['total_files']})."
         )
     if "current_file" in fields:
-        new["current_file"] = fields["current_file"]
+        current = fields["current_file"]
+        new["current_file"] = None if current is None else check_file_name(current)
     if message is not None:
         new["message"] = message_text(str(message))
     _recount(new)
     if progress is not None:
-        if progress == 100 and unfinished_files(new):
+        value = check_percentage("progress", progress)
+        if value == 100 and unfinished_files(new):
             raise InvalidProgressData("progress cannot reach 100 while files are unfinished.")
-        _advance(new, cast(float, progress))  # a number: check_update_args() said so
+        _advance(new, value)
     return _touched(new, now)
 
 
@@ -291,11 +200,11 @@ def apply_file_update(
 ) -> Progress | None:
     """The state after one file's update, or None when that file is already finished."""
     new = copy.deepcopy(state)
-    files: list[dict[str, Any]] = new.setdefault("files", [])
+    files: list[FileEntry] = new.setdefault("files", [])
     entry = next((f for f in files if f["name"] == name), None)
     if entry is None:
         check_file_count(len(files) + 1)
-        entry = file_entry(name)
+        entry = new_file_entry(name)
         files.append(entry)
     elif entry["status"] in FINAL_FILE_STATUSES:
         return None
@@ -317,7 +226,7 @@ def apply_join(state: Progress, files: Iterable[object], *, now: float) -> Progr
     added = [name for name in names if name not in existing]
     check_file_count(len(new["files"]) + len(added))
     check_total_files(new["total_files"] + len(added))
-    new["files"].extend(file_entry(name) for name in added)
+    new["files"].extend(new_file_entry(name) for name in added)
     new["total_files"] += len(added)
     _recount(new)
     return _touched(new, now)

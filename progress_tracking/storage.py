@@ -40,6 +40,7 @@ from django.db.models import F, Func, JSONField, Model, QuerySet
 from . import compat, hosts
 from .conf import app_settings
 from .models import PROGRESS_KEY
+from .payload import Progress
 from .side_connection import rollback_or_discard, side_connection
 
 SQLITE_LOCK_RETRIES = 5
@@ -95,7 +96,7 @@ class Row:
 
 @dataclass
 class WriteResult:
-    progress: dict[str, Any] | None
+    progress: Progress | None
     changed: bool
     alias: str
     committed: bool = False
@@ -106,10 +107,10 @@ class RowMissing(Exception):
 
 
 # The mutation gets the locked row and returns the new progress dict, or None (no change).
-Mutation = Callable[[Row], dict[str, Any] | None]
+Mutation = Callable[[Row], Progress | None]
 
 
-def progress_columns(progress: dict[str, Any] | None, now: datetime | None) -> dict[str, Any]:
+def progress_columns(progress: Progress | None, now: datetime | None) -> dict[str, Any]:
     if progress is None:
         return {"progress_session_id": None, "progress_status": "", "progress_updated_at": None}
     return {
@@ -217,7 +218,10 @@ def select(
 
 
 def update(
-    model: type[Model], connection: BaseDatabaseWrapper, lookup: dict[str, Any], values: dict
+    model: type[Model],
+    connection: BaseDatabaseWrapper,
+    lookup: dict[str, Any],
+    values: dict[str, Any],
 ) -> int:
     return compat.update_rows(hosts.manager(model).filter(**lookup), values, connection)
 

@@ -66,7 +66,7 @@ def format_seconds(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
-def status_etag(progress: dict[str, Any], files_limit: int) -> str:
+def status_etag(progress: Mapping[str, Any], files_limit: int) -> str:
     """A strong ETag that changes whenever the status body does, without rendering it.
 
     Every write through the services bumps ``version``. Progress written in the seed's format

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import cast
 from uuid import UUID
 
 from django.db import transaction
@@ -22,9 +22,8 @@ from . import cache as progress_cache
 from . import history, hosts, selectors, state, storage
 from .exceptions import InvalidProgressData, SessionNotFound, SessionStale
 from .models import PROGRESS_KEY
+from .payload import Progress
 from .storage import Row
-
-Progress = dict[str, Any]
 
 
 def stored(row: Row, session_id: str) -> Progress:
@@ -34,7 +33,7 @@ def stored(row: Row, session_id: str) -> Progress:
     progress = row.meta.get(PROGRESS_KEY)
     if not isinstance(progress, dict) or progress.get("session_id") != session_id:
         raise SessionNotFound(session_id)
-    return progress
+    return cast(Progress, progress)  # what the services stored
 
 
 def not_a_dict(meta: object) -> InvalidProgressData:

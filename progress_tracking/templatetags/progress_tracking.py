@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import SupportsFloat
 
 from django import template
 from django.templatetags.static import static
@@ -16,10 +16,10 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 
+from ..body import shown_files
 from ..capability import read_capability_for
 from ..conf import app_settings
 from ..models import AbstractProgressModel, FileStatus, ProgressStatus
-from ..serializers import shown_files
 from ..services import get_progress
 from ..text import scrubbed
 
@@ -38,7 +38,9 @@ def api_base_url() -> str:
     return url.rstrip("/")
 
 
-def _percent(value: Any) -> int:
+def _percent(value: object) -> int:
+    if not isinstance(value, str | SupportsFloat):
+        return 0
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -48,11 +50,11 @@ def _percent(value: Any) -> int:
     return round(min(100.0, max(0.0, number)))
 
 
-def _count(value: Any) -> int:
+def _count(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-def value_text(status: Mapping[str, Any]) -> str:
+def value_text(status: Mapping[str, object]) -> str:
     """What a screen reader reads as the bar's value; the same words as progress_bar.js."""
     percent = f"{_percent(status.get('progress'))}%"
     total = _count(status.get("total_files"))
@@ -65,9 +67,9 @@ def value_text(status: Mapping[str, Any]) -> str:
     ) % {"processed": _count(status.get("processed_files")), "total": total, "percent": percent}
 
 
-def status_message(status: Mapping[str, Any]) -> str:
+def status_message(status: Mapping[str, object]) -> str:
     state = status.get("status")
-    message = status.get("message") or ""
+    message = str(status.get("message") or "")
     if state == ProgressStatus.COMPLETED:
         return message or gettext("Processing complete.")
     if state == ProgressStatus.ERROR:
@@ -81,7 +83,7 @@ def status_message(status: Mapping[str, Any]) -> str:
 FILE_LABELS = dict(FileStatus.choices)
 
 
-def file_rows(status: Mapping[str, Any]) -> tuple[list[dict[str, Any]], int]:
+def file_rows(status: Mapping[str, object]) -> tuple[list[dict[str, object]], int]:
     """The files to list (API order and limit) and how many are left out."""
     files = status.get("files")
     rows = []
@@ -101,7 +103,7 @@ def file_rows(status: Mapping[str, Any]) -> tuple[list[dict[str, Any]], int]:
     return rows, max(0, total - len(rows))
 
 
-def _viewer(context: template.Context) -> Any:
+def _viewer(context: template.Context) -> object:
     request = context.get("request")
     return getattr(request, "user", None) if request is not None else context.get("user")
 
@@ -109,17 +111,17 @@ def _viewer(context: template.Context) -> Any:
 @register.inclusion_tag("progress_tracking/progress_bar.html", takes_context=True)
 def progress_bar(
     context: template.Context,
-    session_id: Any = None,
+    session_id: object = None,
     *,
     label: str | None = None,
-    status: Mapping[str, Any] | None = None,
+    status: Mapping[str, object] | None = None,
     base_url: str | None = None,
     interval: int = DEFAULT_INTERVAL_MS,
     show_files: bool = True,
     resume: bool = False,
     discover: bool = False,
     cancel: bool = True,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """An accessible progress bar that progress_bar.js keeps up to date.
 
     ``status`` is the session's progress dict when the view has it; otherwise it is read

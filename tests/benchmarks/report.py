@@ -38,13 +38,13 @@ Django test client, showed DRF's serializer as the largest cost the app added to
 `Serializer.data` deep-copies and binds every declared field for each instance, and renders
 field by field: about 280 µs for one status body, against 15 µs for the body itself. Fix
 (`progress_tracking/serializers.py`): `ProgressStatusSerializer.to_representation` renders
-bodies made of plain JSON values (what the services store) directly from the declared fields,
-falling back to DRF's machinery for anything else (a value of another type, a missing key, a
-serializer whose fields were changed per instance). The output is identical: the API tests pass
-unchanged, and 35,000 random bodies (valid and malformed) gave byte-identical JSON through both
-paths. Measured with this harness (`--only poll`, 5 rounds of 4 s, the code before and after,
-minutes apart): status 200 went from 0.54 to 0.69 of the minimal endpoint's throughput, and
-from 0.68 to 0.98 of "minimal + one query".
+bodies made of plain JSON values (what the services store) without DRF's fields (since moved
+to `progress_tracking/body.py`, typed by `payload.StatusBody`), falling back to DRF's
+machinery for anything else (a value of another type, a missing key, a subclass). The output
+is identical: the API tests pass unchanged, and 35,000 random bodies (valid and malformed)
+gave byte-identical JSON through both paths. Measured with this harness (`--only poll`, 5
+rounds of 4 s, the code before and after, minutes apart): status 200 went from 0.54 to 0.69
+of the minimal endpoint's throughput, and from 0.68 to 0.98 of "minimal + one query".
 
 **Every poll.** `selectors.live_progress` deep-copied the progress dict just decoded from the
 row (15–20 µs per poll); nothing else holds that dict, so it is returned as it is now

@@ -1,27 +1,38 @@
-"""The docs say what the code does: status body keys and every documented template tag."""
+"""The docs say what the code does: status body keys and every documented template tag.
+
+The keys come from ``progress_tracking.payload`` (the TypedDicts), the one definition that
+``api.md``, ``python-api.md``, ``polling.d.ts`` and the serializer are all held to.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_type_hints
 
 import pytest
 from django.template import Context, Engine
 
 from progress_tracking import services
+from progress_tracking.payload import FileEntry, Progress, Rate, StatusBody
 from progress_tracking.serializers import ProgressStatusSerializer
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted([*(ROOT / "docs").glob("*.md"), ROOT / "README.md"])
 DTS = ROOT / "progress_tracking" / "static" / "progress_tracking" / "polling.d.ts"
 
+BODY_KEYS = set(get_type_hints(StatusBody))
+FILE_KEYS = set(get_type_hints(FileEntry))
+STORED_KEYS = set(get_type_hints(Progress))
+
 pytestmark = pytest.mark.django_db
 
 
-def body_keys(knowledge) -> set[str]:
+def test_the_serializer_renders_the_typed_body(knowledge):
     sid = services.start_session(knowledge, files=["a.txt"])
-    progress = services.get_progress(sid)
-    return set(ProgressStatusSerializer(progress, context={"files_limit": 100}).data)
+    body = ProgressStatusSerializer(services.get_progress(sid), context={"files_limit": 100}).data
+    assert list(body) == list(get_type_hints(StatusBody))
+    assert set(body["files"][0]) == FILE_KEYS
 
 
 def api_md_section() -> str:
@@ -30,27 +41,63 @@ def api_md_section() -> str:
     return text[start : text.index("\n## ", start + 1)]
 
 
-def test_the_status_body_table_lists_every_key(knowledge):
+def body_table_rows() -> list[str]:
     section = api_md_section()
     table = section[section.index("### The status body") :]
-    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    return [line for line in table.splitlines() if line.startswith("| `")]
+
+
+def test_the_status_body_table_lists_every_key():
+    rows = body_table_rows()
     documented = {name for row in rows for name in re.findall(r"`(\w+)`", row.split("|")[1])}
-    assert documented == body_keys(knowledge)
+    assert documented == BODY_KEYS
+    assert any(row.startswith("| `object_id` |") for row in rows)
 
 
-def test_the_status_body_example_has_every_key(knowledge):
+def test_the_status_body_table_lists_every_file_key():
+    (files_row,) = [row for row in body_table_rows() if row.startswith("| `files` |")]
+    (entry,) = re.findall(r"`\{([^}]*)\}`", files_row)
+    assert {key.strip() for key in entry.split(",")} == FILE_KEYS
+
+
+def test_the_status_body_example_has_every_key():
     section = api_md_section()
     example = section[section.index("```json") : section.index("```\n", section.index("```json"))]
     shown = set(re.findall(r'^  "(\w+)":', example, flags=re.MULTILINE))
-    assert shown == body_keys(knowledge)
+    assert shown == BODY_KEYS
 
 
-def test_the_type_declarations_list_every_key(knowledge):
+def declared_interface(name: str) -> set[str]:
     text = DTS.read_text()
-    start = text.index("export interface ProgressStatus {")
+    start = text.index(f"export interface {name} {{")
     interface = text[start : text.index("\n}", start)]
-    declared = set(re.findall(r"^  (\w+): ", interface, flags=re.MULTILINE))
-    assert declared == body_keys(knowledge)
+    return set(re.findall(r"^  (\w+): ", interface, flags=re.MULTILINE))
+
+
+def test_the_type_declarations_list_every_key():
+    assert declared_interface("ProgressStatus") == BODY_KEYS
+    assert declared_interface("ProgressFile") == FILE_KEYS
+
+
+def stored_data_section() -> str:
+    text = (ROOT / "docs" / "python-api.md").read_text()
+    start = text.index("## The stored data")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def named(phrase: str) -> set[str]:
+    return set(re.findall(r"`(\w+)`", phrase))
+
+
+def test_the_stored_data_names_what_is_computed_and_what_only_is_stored():
+    section = " ".join(stored_data_section().split())
+    (computed,) = re.findall(r"except ((?:`\w+`(?:, | and )?)+), which the API computes", section)
+    assert named(computed) == BODY_KEYS - STORED_KEYS
+    assert {"rate"} == STORED_KEYS - BODY_KEYS
+    (rate,) = re.findall(r"`rate` \(((?:`\w+`(?:, )?)+)", section)
+    assert named(rate) == set(get_type_hints(Rate))
+    assert "`object_id`" in section
+    assert "`progress_tracking.payload.Progress`" in section
 
 
 TAG = re.compile(r"\{% (progress_bar|progress_tracking_assets)\b[^%]*%\}")
