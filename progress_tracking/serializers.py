@@ -9,16 +9,15 @@ every field.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.utils import timezone
 from rest_framework import serializers
 
-from . import body, payload
 from .body import body_data, plain_body
 from .conf import app_settings
+from .deprecation import moved_names
 from .models import FileStatus, ProgressStatus
 
 try:  # drf-spectacular is an optional extra.
@@ -187,21 +186,12 @@ class DeprecatedSerializer(serializers.Serializer[JSONObject]):
 
 # Names that moved to ``body`` and ``payload``; importing them from here still works.
 _MOVED = {
-    "BODY_DEFAULTS": payload.BODY_DEFAULTS,
-    "FILE_DEFAULTS": payload.FILE_DEFAULTS,
-    "FILE_STATUS_RANK": body.FILE_STATUS_RANK,
-    "file_names": body.file_names,
-    "shown_files": body.shown_files,
+    "BODY_DEFAULTS": "progress_tracking.payload",
+    "FILE_DEFAULTS": "progress_tracking.payload",
+    "FILE_STATUS_RANK": "progress_tracking.body",
+    "file_names": "progress_tracking.body",
+    "shown_files": "progress_tracking.body",
 }
 
-
-def __getattr__(name: str) -> object:
-    if name in _MOVED:
-        home = "payload" if name.endswith("_DEFAULTS") else "body"
-        warnings.warn(
-            f"progress_tracking.serializers.{name} moved to progress_tracking.{home}.{name}.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return _MOVED[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+if not TYPE_CHECKING:  # so that mypy still reports a misspelt attribute of this module
+    __getattr__ = moved_names(__name__, _MOVED)

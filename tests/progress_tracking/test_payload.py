@@ -76,7 +76,10 @@ def test_the_backfill_fills_every_key_later_writes_expect():
     ],
 )
 def test_moved_names_still_import_with_a_warning(module, name, value):
-    with pytest.warns(DeprecationWarning, match=f"{name} moved to"):
+    with pytest.warns(
+        DeprecationWarning,
+        match=f"serializers.{name} is deprecated; import it from progress_tracking",
+    ):
         assert getattr(module, name) is value
 
 
