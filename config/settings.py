@@ -4,6 +4,8 @@ Only this project maps environment variables to settings; the reusable app reads
 Django settings.
 """
 
+import os
+import tempfile
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -84,6 +86,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     for _key, _value in SQLITE_OPTIONS.items():
         _options.setdefault(_key, _value)
+    # Tests use a file too, not Django's shared-cache in-memory database: there a write that
+    # meets another thread's (a recorder's heartbeat, a worker) fails at once with "table is
+    # locked" instead of waiting for the lock as the options above make a file database do.
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", str(Path(tempfile.gettempdir()) / f"progress-tracking-tests-{os.getpid()}.sqlite3")
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

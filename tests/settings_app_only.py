@@ -4,12 +4,13 @@
 
 Proves the app is reusable on its own (house style: "a minimal test settings module").
 
-The database is SQLite in memory. Tests that start worker processes pass them a shared
-database in ``DATABASE_URL`` (``sqlite:///file`` or ``postgres://``), read here with the
-standard library only.
+The database is SQLite (a temporary file for the tests). Tests that start worker processes
+pass them a shared database in ``DATABASE_URL`` (``sqlite:///file`` or ``postgres://``), read
+here with the standard library only.
 """
 
 import os
+import tempfile
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -80,7 +81,15 @@ _url = os.environ.get("DATABASE_URL")
 DATABASES = {
     "default": database_from_url(_url)
     if _url
-    else {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+    else {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": ":memory:",
+        # A file for the tests: threads then wait for each other's write lock instead of
+        # failing with "table is locked" as the shared in-memory database does.
+        "TEST": {
+            "NAME": os.path.join(tempfile.gettempdir(), f"progress-app-only-{os.getpid()}.sqlite3")
+        },
+    }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
