@@ -48,6 +48,7 @@ from .harness import (
     wrk,
 )
 from .peers import redis_url, seed_celery_task
+from .scenario_poll import create_polled_session
 
 if TYPE_CHECKING:
     from .run import Context
@@ -211,7 +212,9 @@ def run_fastpoll(ctx: Context) -> dict[str, Any]:
         pg_redis = servers["pg_redis"].base_url
         sqlite_cookie = login(sqlite, *BENCH_USER)
         sqlite_token = capability_of(sqlite, sqlite_session, sqlite_cookie)
-        pg_token = capability_of(pg, ctx.session_id, ctx.cookie)
+        # Its own session: the cleanup scenario empties the table the run's session was in.
+        pg_session = create_polled_session(ctx.user, name="Polled by the fast path")
+        pg_token = capability_of(pg, pg_session, ctx.cookie)
         log(f"fast path: {SPREAD} sessions to poll in turn")
         targets: dict[str, Target] = {
             "bare_django": (f"{sqlite}/bench/bare", {}, None),
@@ -222,8 +225,8 @@ def run_fastpoll(ctx: Context) -> dict[str, Any]:
                 "sqlite_redis", servers["sqlite_redis"].base_url, sqlite_session, None, sqlite_token
             ),
             "pg_bare_drf": (f"{pg}/bench/ok", {"Cookie": ctx.cookie}, None),
-            **status_targets("pg_cap", pg, ctx.session_id, ctx.cookie, pg_token),
-            **status_targets("pg_redis", pg_redis, ctx.session_id, None, pg_token),
+            **status_targets("pg_cap", pg, pg_session, ctx.cookie, pg_token),
+            **status_targets("pg_redis", pg_redis, pg_session, None, pg_token),
             **spread_targets(ctx, pg_redis, pg_cache_env),
         }
         targets = {name: targets[name] for name in LABELS}
