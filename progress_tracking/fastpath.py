@@ -3,7 +3,8 @@
 A poll that carries a valid read capability (see ``capability``) is answered here, without
 DRF's request machinery, the session store or the user table:
 
-- with ``PROGRESS_TRACKING["CACHE"]``: from the cached record (0 database queries), the ETag
+- with ``PROGRESS_TRACKING["CACHE"]``: from the cached record (0 database queries, one cache
+  read, or none when this process read it less than ``cache.MEMO_TTL`` ago), the ETag
   compared before any body exists;
 - without it (or on a cache miss or outage): with one indexed query on the progress row.
 
