@@ -18,20 +18,33 @@ honest:
 - The record carries its expiry: a session that turns stale reads as gone even if no write
   (nor cleanup) ever touches it again.
 - Any cache error is logged and the poll reads the database instead.
+
+Each process also keeps what it last read for a session for at most ``MEMO_TTL`` seconds
+(``read_for_poll``), so a session polled many times a second costs one cache read per
+``MEMO_TTL``, not one per poll. The memo never answers a client that has seen a newer
+version (its ``If-None-Match``), any write of this process drops the session's entry at once,
+and a write in another process shows at most ``MEMO_TTL`` after it reached the cache: well
+within the next poll a second later.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import pickle
+import threading
 import time
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, NamedTuple
+from functools import cache as memoize
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 from django.core.cache import BaseCache, caches
+from django.core.signals import setting_changed
 from django.db import connections, router, transaction
 from django.db.models import Model
+from django.dispatch import receiver
 
 from . import compat, hosts, selectors, storage
 from .conf import app_settings
@@ -42,20 +55,34 @@ logger = logging.getLogger("progress_tracking.cache")
 
 # Kept a little past a session's expiry, so a poll then still answers 404 without a query.
 EXPIRY_MARGIN = 60
+# Bump when CachedStatus changes, so records of another release are never read.
+RECORD_FORMAT = "2"
+# Seconds a process answers polls of a session from the record it last read (well under the
+# 1 s within which a write must show), and how many sessions it keeps at most.
+MEMO_TTL = 0.25
+MEMO_SIZE = 1024
 
 
 class CachedStatus(NamedTuple):
-    """What the cache holds for one session; ``progress`` None is a tombstone (session gone)."""
+    """What the cache holds for one session; ``state`` None is a tombstone (session gone).
+
+    The progress dict is kept pickled inside the record: a 304 needs only the small fields,
+    and unpickling the dict is left to the 200s that render a body from it (``progress``).
+    """
 
     version: int
     etag: str
     owner: str | None
     expires: float  # Unix time after which the session is stale
-    progress: Progress | None  # the stored dict; the body is rendered from it when sent
+    state: bytes | None  # the stored progress dict, pickled; the body is rendered when sent
+
+    @property
+    def progress(self) -> Progress | None:
+        return None if self.state is None else cast(Progress, pickle.loads(self.state))
 
     @property
     def gone(self) -> bool:
-        return self.progress is None or time.time() > self.expires
+        return self.state is None or time.time() > self.expires
 
 
 def get_cache() -> BaseCache | None:
@@ -64,9 +91,15 @@ def get_cache() -> BaseCache | None:
 
 
 def key_for(session_id: str) -> str:
+    return key_prefix(app_settings.FILES_LIMIT) + session_id
+
+
+@memoize
+def key_prefix(files_limit: int) -> str:
+    """Keys change with the body's format and ``FILES_LIMIT``, which both shape the ETag."""
     from .views import BODY_FORMAT
 
-    return f"progress_tracking:status:{BODY_FORMAT}:{app_settings.FILES_LIMIT}:{session_id}"
+    return f"progress_tracking:status:{RECORD_FORMAT}:{BODY_FORMAT}:{files_limit}:"
 
 
 def version_of(progress: Progress) -> int:
@@ -85,12 +118,11 @@ def expiry(status: str, updated_at: datetime | None) -> float:
 
 def render_body(progress: Progress, files_limit: int) -> bytes:
     """The status body, byte for byte as the DRF view renders it at this moment."""
-    from rest_framework.renderers import JSONRenderer
-
     from .serializers import ProgressStatusSerializer
+    from .views import ProgressJSONRenderer
 
     body = ProgressStatusSerializer(progress, context={"files_limit": files_limit}).data
-    return JSONRenderer().render(body)
+    return ProgressJSONRenderer().render(body)
 
 
 def build_record(progress: Progress, owner_id: Any, updated_at: datetime | None) -> CachedStatus:
@@ -102,7 +134,7 @@ def build_record(progress: Progress, owner_id: Any, updated_at: datetime | None)
         etag=status_etag(progress, app_settings.FILES_LIMIT),
         owner=None if owner_id is None else str(owner_id),
         expires=expiry(str(progress.get("status")), updated_at),
-        progress=progress,
+        state=pickle.dumps(progress, pickle.HIGHEST_PROTOCOL),
     )
 
 
@@ -115,9 +147,52 @@ def _timeout(record: CachedStatus) -> int:
     return max(1, math.ceil(record.expires - time.time()) + EXPIRY_MARGIN)
 
 
-def read(store: BaseCache, session_id: str) -> CachedStatus | None:
-    record = store.get(key_for(session_id))
+def read(store: BaseCache, session_id: str, key: str | None = None) -> CachedStatus | None:
+    """The cached record of a session (one cache read), or None; ``key`` if known."""
+    record = store.get(key_for(session_id) if key is None else key)
     return record if isinstance(record, CachedStatus) else None
+
+
+# The per-process memo: cache key -> (time.monotonic() before the read, record read).
+_memo: dict[str, tuple[float, CachedStatus]] = {}
+_memo_lock = threading.Lock()
+_generation = 0  # bumped by every write of this process: a read older than it is not kept
+
+
+def read_for_poll(
+    store: BaseCache, key: str, usable: Callable[[CachedStatus], bool]
+) -> CachedStatus | None:
+    """The record for a poll: this process's copy if younger than ``MEMO_TTL`` and
+    ``usable`` for the client, else one cache read (kept for the next polls)."""
+    now = time.monotonic()
+    kept = _memo.get(key)
+    if kept is not None and 0 <= now - kept[0] < MEMO_TTL and usable(kept[1]):
+        return kept[1]
+    generation = _generation
+    record = store.get(key)
+    if not isinstance(record, CachedStatus):
+        return None
+    with _memo_lock:
+        if generation == _generation:  # no write of this process since the read began
+            if len(_memo) >= MEMO_SIZE:
+                _memo.clear()
+            _memo[key] = (now, record)
+    return record
+
+
+def _forget_read(keys: Iterable[str]) -> None:
+    """A write of this process: polls read the cache again, and no read in flight is kept."""
+    global _generation
+    with _memo_lock:
+        _generation += 1
+        for key in keys:
+            _memo.pop(key, None)
+
+
+@receiver(setting_changed)
+def _settings_changed(**kwargs: Any) -> None:
+    with _memo_lock:
+        _memo.clear()
 
 
 def remember(store: BaseCache, session_id: str, record: CachedStatus) -> None:
@@ -151,6 +226,8 @@ def sync_session(session_id: object, model: type[Model] | None = None) -> None:
             store.delete(key_for(str(uuid)))
         except Exception:
             logger.warning("Progress cache unavailable: stale record of %s may remain", uuid)
+    finally:
+        _forget_read([key_for(str(uuid))])
 
 
 def sync_after_commit(session_id: object, model: type[Model]) -> None:
@@ -174,13 +251,16 @@ def forget_sessions(session_ids: list[Any]) -> None:
     if store is None or not session_ids:
         return
     record = tombstone()
+    keys = [key_for(str(s)) for s in session_ids]
     try:
-        store.set_many({key_for(str(s)): record for s in session_ids}, _timeout(record))
+        store.set_many(dict.fromkeys(keys, record), _timeout(record))
     except Exception:
         logger.warning(
             "Progress cache unavailable: %d removed session(s) read as live until they expire",
             len(session_ids),
         )
+    finally:
+        _forget_read(keys)
 
 
 def _holder_of(uuid: UUID) -> type[Model] | None:

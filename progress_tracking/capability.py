@@ -10,16 +10,26 @@ owner is still the user signed. Everything else falls back to the normal authent
 It is issued only where the app already knows the user (the cookie/token status response,
 the template tag, ``read_capability_for`` in an upload view), and never renewed by itself:
 a leaked one dies with its age limit or its session, whichever comes first.
+
+Checking a signature is an HMAC of the host's ``SECRET_KEY``; a polling page sends the same
+capability every second, so each process remembers the last ``MEMO_SIZE`` signatures it
+checked (``_signed``). The signature of a given string never changes (the keys do not change
+at run time, and the memo is emptied when a test overrides them), but its age does: the age
+limit is checked on every use.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.core import signing
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
-from .conf import app_settings, as_timedelta
+from .conf import app_settings
 from .selectors import parse_session_id
 
 __all__ = [
@@ -37,6 +47,10 @@ META_KEY = "HTTP_X_PROGRESS_CAPABILITY"
 SALT = "progress_tracking.read-capability"
 # Signatures longer than this are not even checked (the header is attacker-controlled).
 MAX_LENGTH = 512
+# Checked signatures each process remembers (a few hundred bytes each).
+MEMO_SIZE = 2048
+# Settings a remembered check depends on.
+KEY_SETTINGS = frozenset({"SECRET_KEY", "SECRET_KEY_FALLBACKS"})
 
 
 @dataclass(frozen=True)
@@ -79,15 +93,43 @@ def issued_headers(user: Any, record: Any) -> dict[str, str]:
     return {HEADER: sign_read_capability(record.progress.get("session_id"), owner_id)}
 
 
-def verify(token: str | None) -> ReadClaim | None:
-    """The claim of a valid, unexpired capability; None for anything else."""
+def verify(token: str | None, max_age: float | None = None) -> ReadClaim | None:
+    """The claim of a valid, unexpired capability; None for anything else.
+
+    ``max_age`` defaults to ``CAPABILITY_MAX_AGE``; the age is compared on every call, as
+    ``TimestampSigner.unsign`` compares it (older than ``max_age`` seconds: expired).
+    """
     if not token or len(token) > MAX_LENGTH:
         return None
+    signed = _signed(token)
+    if signed is None:
+        return None
+    claim, issued_at = signed
+    limit = app_settings.CAPABILITY_MAX_AGE if max_age is None else max_age
+    if time.time() - issued_at > limit:
+        return None
+    return claim
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def _signed(token: str) -> tuple[ReadClaim, int] | None:
+    """The claim a token's signature vouches for and when it was signed, or None if forged.
+
+    ``TimestampSigner.unsign`` without the age check, which ``verify`` makes on every use.
+    """
     try:
-        value = _signer().unsign(token, max_age=as_timedelta(app_settings.CAPABILITY_MAX_AGE))
-    except signing.BadSignature:  # includes SignatureExpired
+        value = _signer().unsign(token)  # no max_age: "<session id>:<user pk>"
+        # A valid token is "<value>:<timestamp>:<signature>" (neither of the last two has ":").
+        issued_at = signing.b62_decode(token.rsplit(":", 2)[-2])
+    except (signing.BadSignature, ValueError):
         return None
     session_id, _, user_pk = value.partition(":")
     if not user_pk:
         return None
-    return ReadClaim(session_id=session_id, user_pk=user_pk)
+    return ReadClaim(session_id=session_id, user_pk=user_pk), issued_at
+
+
+@receiver(setting_changed)
+def _forget_checked_signatures(*, setting: str, **kwargs: Any) -> None:
+    if setting in KEY_SETTINGS:
+        _signed.cache_clear()

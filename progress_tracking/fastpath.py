@@ -3,7 +3,8 @@
 A poll that carries a valid read capability (see ``capability``) is answered here, without
 DRF's request machinery, the session store or the user table:
 
-- with ``PROGRESS_TRACKING["CACHE"]``: from the cached record (0 database queries), the ETag
+- with ``PROGRESS_TRACKING["CACHE"]``: from the cached record (0 database queries, one cache
+  read, or none when this process read it less than ``cache.MEMO_TTL`` ago), the ETag
   compared before any body exists;
 - without it (or on a cache miss or outage): with one indexed query on the progress row.
 
@@ -22,14 +23,19 @@ as DRF answers do.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import cache as memoize
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
+from django.core.cache import caches
+from django.core.signals import setting_changed
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.cache import add_never_cache_headers
-from django.utils.http import parse_etags
+from django.utils.http import http_date, parse_etags
 from django.utils.translation import get_language
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -66,52 +72,109 @@ def enabled() -> bool:
     return _owner_reads_allowed(tuple(app_settings.PERMISSION_CLASSES))
 
 
+class Setup(NamedTuple):
+    """The settings a fast answer reads, looked up once per process (and per override)."""
+
+    enabled: bool
+    cache_alias: str | None
+    key_prefix: str
+    files_limit: int
+    capability_max_age: float
+    poll_interval: str  # the X-Poll-Interval header
+    cache_control: str  # Django's never_cache, as the DRF view sends it
+
+
+_setup: Setup | None = None
+
+
+def setup() -> Setup:
+    global _setup
+    current = _setup
+    if current is None:
+        files_limit = app_settings.FILES_LIMIT
+        never = HttpResponse()
+        add_never_cache_headers(never)
+        current = _setup = Setup(
+            enabled=enabled(),
+            cache_alias=app_settings.CACHE,
+            key_prefix=cache.key_prefix(files_limit),
+            files_limit=files_limit,
+            capability_max_age=app_settings.CAPABILITY_MAX_AGE,
+            poll_interval=format_seconds(app_settings.POLL_INTERVAL),
+            cache_control=never["Cache-Control"],
+        )
+    return current
+
+
+@receiver(setting_changed)
+def _settings_changed(**kwargs: Any) -> None:
+    global _setup
+    _setup = None
+
+
+@lru_cache(maxsize=1)
+def _expires(second: int) -> str:
+    return http_date(second)
+
+
+def headers(etag: str | None = None) -> dict[str, str]:
+    """The headers the DRF view adds to a status answer (``never_cache``, Allow, interval)."""
+    current = setup()
+    found = {
+        "Allow": ALLOW,
+        "X-Poll-Interval": current.poll_interval,
+        "Expires": _expires(int(time.time())),
+        "Cache-Control": current.cache_control,
+    }
+    if etag is not None:
+        found["ETag"] = etag
+    return found
+
+
 @memoize
 def _not_found_body(language: str | None) -> bytes:
     # NOT_FOUND_DETAIL is lazy: the active language decides the text, as in DRF's 404.
     return JSONRenderer().render({"detail": str(NOT_FOUND_DETAIL)})
 
 
-def _finish(response: HttpResponse) -> HttpResponse:
-    response["Allow"] = ALLOW
-    response["X-Poll-Interval"] = format_seconds(app_settings.POLL_INTERVAL)
-    add_never_cache_headers(response)
-    return response
-
-
 def not_found() -> HttpResponse:
-    response = HttpResponse(
-        _not_found_body(get_language()), status=404, content_type="application/json"
+    return HttpResponse(
+        _not_found_body(get_language()),
+        status=404,
+        content_type="application/json",
+        headers=headers(),
     )
-    return _finish(response)
 
 
 def unavailable(exc: Exception) -> HttpResponse:
     """The DRF view's 503 for an unreachable database, byte for byte."""
     logger.warning("Progress API cannot reach the database: %s", exc)
     body = JSONRenderer().render({"detail": str(UNAVAILABLE_DETAIL)})
-    response = HttpResponse(body, status=503, content_type="application/json")
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return _finish(response)
+    return HttpResponse(
+        body,
+        status=503,
+        content_type="application/json",
+        headers={**headers(), "Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def answer(request: HttpRequest, etag: str, body: Callable[[], bytes]) -> HttpResponse:
     """304 when ``If-None-Match`` has ``etag`` (no body is built), else 200 with ``body()``."""
-    if etag_matches(request.META.get("HTTP_IF_NONE_MATCH"), etag):
-        response = HttpResponse(status=304)
-    else:
-        response = HttpResponse(body(), content_type="application/json")
-    response["ETag"] = etag
-    return _finish(response)
+    if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
+    if if_none_match == etag or etag_matches(if_none_match, etag):
+        return HttpResponseNotModified(headers=headers(etag))
+    return HttpResponse(body(), content_type="application/json", headers=headers(etag))
 
 
 def answer_record(request: HttpRequest, record: cache.CachedStatus) -> HttpResponse:
     """From a cached record: the body (with its clock-dependent fields) is rendered now."""
-    progress = record.progress
-    assert progress is not None
-    return answer(
-        request, record.etag, lambda: cache.render_body(progress, app_settings.FILES_LIMIT)
-    )
+
+    def body() -> bytes:
+        progress = record.progress
+        assert progress is not None
+        return cache.render_body(progress, setup().files_limit)
+
+    return answer(request, record.etag, body)
 
 
 def newest_version_seen(if_none_match: str | None) -> int:
@@ -126,21 +189,46 @@ def newest_version_seen(if_none_match: str | None) -> int:
     return newest
 
 
+def _claim(request: HttpRequest, session_id: str, current: Setup) -> capability.ReadClaim | None:
+    """The capability's claim if it is valid and names the session in the URL."""
+    claim = capability.verify(request.META.get(capability.META_KEY), current.capability_max_age)
+    if claim is None or session_id == claim.session_id:  # signed ids are canonical UUIDs
+        return claim
+    uuid = selectors.parse_session_id(session_id)  # the URL may spell it differently
+    return claim if uuid is not None and str(uuid) == claim.session_id else None
+
+
+def _is_current(record: cache.CachedStatus, if_none_match: str | None) -> bool:
+    """Whether a cached record may answer: not older than any version the client has seen."""
+    return (
+        record.state is None
+        or if_none_match == record.etag
+        or record.version >= newest_version_seen(if_none_match)
+    )
+
+
 def fast_status(request: HttpRequest, session_id: str) -> HttpResponse | None:
     """The answer for a poll with a valid capability, or None to let the DRF view answer."""
-    claim = capability.verify(request.META.get(capability.META_KEY))
-    uuid = selectors.parse_session_id(session_id)
-    if claim is None or uuid is None or str(uuid) != claim.session_id or not enabled():
+    current = setup()
+    if not current.enabled:
         return None
-    store = None
-    try:
-        store = cache.get_cache()
-        record = cache.read(store, claim.session_id) if store is not None else None
-    except Exception:
-        logger.warning("Progress cache unavailable: polls read the database", exc_info=True)
-        store = record = None
-    seen = newest_version_seen(request.META.get("HTTP_IF_NONE_MATCH"))
-    if record is not None and (record.progress is None or record.version >= seen):
+    claim = _claim(request, session_id, current)
+    if claim is None:
+        return None
+    if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
+    store = record = None
+    if current.cache_alias:
+        try:
+            store = caches[current.cache_alias]
+            record = cache.read_for_poll(
+                store,
+                current.key_prefix + claim.session_id,
+                lambda kept: _is_current(kept, if_none_match),
+            )
+        except Exception:
+            logger.warning("Progress cache unavailable: polls read the database", exc_info=True)
+            store = record = None
+    if record is not None and _is_current(record, if_none_match):
         if record.gone:
             return not_found()
         return answer_record(request, record) if record.owner == claim.user_pk else None
@@ -156,7 +244,7 @@ def fast_status(request: HttpRequest, session_id: str) -> HttpResponse | None:
     if found.owner_id is None or str(found.owner_id) != claim.user_pk:
         return None
     if store is None:
-        progress, files_limit = found.progress, app_settings.FILES_LIMIT
+        progress, files_limit = found.progress, current.files_limit
         etag = status_etag(progress, files_limit)
         return answer(request, etag, lambda: cache.render_body(progress, files_limit))
     record = cache.build_record(found.progress, found.owner_id, found.updated_at)

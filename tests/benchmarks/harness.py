@@ -32,6 +32,7 @@ PYTHON = sys.executable
 SETTINGS = "tests.benchmarks.settings"
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 WRK_SCRIPT = HERE / "wrk_report.lua"
+WRK_SPREAD_SCRIPT = HERE / "wrk_spread.lua"
 CHROMIUM = os.environ.get("PROGRESS_TRACKING_CHROMIUM", "/usr/bin/chromium")
 BENCH_USER = ("bench", "bench-password-123")
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/test"
@@ -222,9 +223,18 @@ class WrkResult:
 
 
 def wrk(
-    url: str, *, seconds: float, connections: int, headers: dict[str, str], threads: int = 1
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    headers: dict[str, str],
+    threads: int = 1,
+    requests_file: Path | None = None,
 ) -> WrkResult:
-    """One wrk run (a separate process) with the JSON-reporting Lua script."""
+    """One wrk run (a separate process) with the JSON-reporting Lua script.
+
+    ``requests_file``: send the requests listed there in turn instead (``wrk_spread.lua``).
+    """
     cmd = [
         WRK,
         f"-t{threads}",
@@ -233,11 +243,13 @@ def wrk(
         "--timeout",
         "5s",
         "-s",
-        str(WRK_SCRIPT),
+        str(WRK_SCRIPT if requests_file is None else WRK_SPREAD_SCRIPT),
     ]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
     cmd.append(url)
+    if requests_file is not None:
+        cmd += ["--", str(requests_file)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
     if done.returncode != 0 or line is None:

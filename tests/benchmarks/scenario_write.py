@@ -11,23 +11,33 @@ Each kind of write runs in separate worker processes (``writer.py``) that start 
 
 For the raw services the session's ``version`` must grow by exactly the number of calls:
 that is the "no lost update" check, reported beside the rates.
+
+The cost of keeping the fast path's cache in step (``PROGRESS_TRACKING["CACHE"]`` on Redis,
+``PROGRESS_CACHE_URL``): ``update_file_progress`` without and with it, alternately in
+``CACHE_ROUNDS`` rounds; each write then also re-reads the row under its lock after the
+commit and sets the session's record. After the cached runs the record must hold the row's
+version.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .harness import PYTHON, ROOT, bench_env, log, manage
+from .peers import redis_url
 
 if TYPE_CHECKING:
     from .run import Context
 
 MODES = ("bare", "update_progress", "update_file_progress", "recorder")
 CONCURRENCY = (1, 8)
+CACHED_MODE = "update_file_progress"
+CACHE_ROUNDS = 3
 
 
 def writer(env: dict[str, str], *args: str) -> dict:
@@ -104,10 +114,44 @@ def run_batch(env: dict[str, str], mode: str, workers: int, prepared: dict, seco
         "seconds": round(wall, 2),
     }
     if mode in ("update_progress", "update_file_progress"):
-        after = writer(env, "inspect", session)["version"]
+        inspected = writer(env, "inspect", session)
         expected = calls + workers  # plus one warm-up write per worker
-        result["lost_updates"] = expected - (after - before)
+        result["lost_updates"] = expected - (inspected["version"] - before)
+        if "cached_version" in inspected:
+            result["cache_in_step"] = inspected["cached_version"] == inspected["version"]
     return result
+
+
+def cache_cost(env: dict[str, str], label: str, prepared: dict, seconds: float) -> dict:
+    """CACHED_MODE without and with the cache, in alternating order, round after round."""
+    cached = {**env, "PROGRESS_CACHE_URL": redis_url()}
+    found: dict[str, Any] = {}
+    for workers in CONCURRENCY:
+        runs: dict[str, list[dict]] = {"off": [], "on": []}
+        for r in range(CACHE_ROUNDS):
+            order = ("off", "on") if r % 2 == 0 else ("on", "off")
+            for which in order:
+                log(f"writes on {label}: {CACHED_MODE}, cache {which}, {workers} worker(s)")
+                runs[which].append(
+                    run_batch(
+                        env if which == "off" else cached, CACHED_MODE, workers, prepared, seconds
+                    )
+                )
+        found[str(workers)] = {
+            "off_calls_per_s": statistics.median(run["calls_per_s"] for run in runs["off"]),
+            "on_calls_per_s": statistics.median(run["calls_per_s"] for run in runs["on"]),
+            "on_vs_off": round(
+                statistics.median(
+                    on["calls_per_s"] / off["calls_per_s"]
+                    for on, off in zip(runs["on"], runs["off"], strict=True)
+                ),
+                3,
+            ),
+            "lost_updates": sum(run["lost_updates"] for run in runs["off"] + runs["on"]),
+            "cache_in_step": all(run.get("cache_in_step") for run in runs["on"]),
+            "rounds": runs,
+        }
+    return found
 
 
 def run_database(env: dict[str, str], label: str, seconds: float) -> dict[str, Any]:
@@ -126,7 +170,13 @@ def run_database(env: dict[str, str], label: str, seconds: float) -> dict[str, A
         for mode in MODES
         if mode != "bare"
     }
-    return {"modes": rows, "ratios_vs_bare": ratios}
+    cost_seconds = max(1.0, seconds / 2)
+    return {
+        "modes": rows,
+        "ratios_vs_bare": ratios,
+        "cache_cost": cache_cost(env, label, prepared, cost_seconds),
+        "cache_cost_seconds": cost_seconds,
+    }
 
 
 def run_writes(ctx: Context) -> dict[str, Any]:

@@ -4,6 +4,9 @@ Subcommands (the database comes from ``DATABASE_URL``, settings from the environ
 
 - ``prepare``: create the rows and sessions the write scenario uses; print them as JSON.
 - ``prepare-poll USER PASSWORD``: create a user and a polled session; print its id as JSON.
+- ``prepare-spread USER COUNT FILE``: COUNT processing sessions of an existing user, with
+  three files each like the polled one; write "path<TAB>capability<TAB>ETag" per session to
+  FILE (``wrk_spread.lua``).
 - ``inspect SESSION``: print the session's stored ``version`` as JSON.
 - ``run --mode M ...``: print ``ready``, wait for ``go`` on stdin, write for ``--duration``
   seconds as fast as possible, print the counts as JSON.
@@ -48,11 +51,45 @@ def prepare_poll(username: str, password: str) -> dict:
     return {"session_id": create_polled_session(user)}
 
 
+def prepare_spread(username: str, count: int, path: str) -> dict:
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    from progress_tracking.capability import sign_read_capability
+    from progress_tracking.conf import app_settings
+    from progress_tracking.models import Knowledge
+    from progress_tracking.selectors import get_progress
+    from progress_tracking.services import start_session
+    from progress_tracking.views import status_etag
+
+    user = get_user_model().objects.get(username=username)
+    rows = Knowledge.objects.bulk_create(
+        Knowledge(name=f"Spread {k}", user=user, meta={"source": "benchmark"}) for k in range(count)
+    )
+    lines = []
+    for row in rows:
+        session_id = start_session(
+            row, files=["interview.wav", "slides.pdf", "notes.md"], message="Transcribing"
+        )
+        url = reverse("progress_tracking:status", kwargs={"session_id": session_id})
+        etag = status_etag(get_progress(session_id) or {}, app_settings.FILES_LIMIT)
+        lines.append(f"{url}\t{sign_read_capability(session_id, user.pk)}\t{etag}\n")
+    with open(path, "w") as out:
+        out.writelines(lines)
+    return {"sessions": count, "file": path}
+
+
 def inspect(session_id: str) -> dict:
+    from progress_tracking import cache
     from progress_tracking.services import get_progress
 
     progress = get_progress(session_id) or {}
-    return {"version": progress.get("version"), "status": progress.get("status")}
+    found = {"version": progress.get("version"), "status": progress.get("status")}
+    store = cache.get_cache()
+    if store is not None:  # what polls would read: the version the writes left in the cache
+        record = cache.read(store, session_id)
+        found["cached_version"] = None if record is None else record.version
+    return found
 
 
 def make_writer(mode: str, session: str, pk: int, worker: int):
@@ -139,6 +176,10 @@ def main() -> None:
     p = sub.add_parser("prepare-poll")
     p.add_argument("username")
     p.add_argument("password")
+    p = sub.add_parser("prepare-spread")
+    p.add_argument("username")
+    p.add_argument("count", type=int)
+    p.add_argument("file")
     p = sub.add_parser("inspect")
     p.add_argument("session")
     p = sub.add_parser("run")
@@ -161,6 +202,8 @@ def main() -> None:
         print(json.dumps(prepare()), flush=True)
     elif args.command == "prepare-poll":
         print(json.dumps(prepare_poll(args.username, args.password)), flush=True)
+    elif args.command == "prepare-spread":
+        print(json.dumps(prepare_spread(args.username, args.count, args.file)), flush=True)
     elif args.command == "inspect":
         print(json.dumps(inspect(args.session)), flush=True)
     elif args.command == "run":

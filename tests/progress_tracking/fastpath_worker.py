@@ -4,7 +4,9 @@ setup                      -> prints {"session_id", "token"}: a session owned by
 write SID N GO             -> waits for file GO, then makes N progress updates
 complete SID               -> finishes the session
 read SID TOKEN GO DONE     -> waits for GO, polls with the capability (and If-None-Match)
-                              until file DONE exists, polls once more; prints the versions seen
+                              until file DONE exists, polls once more a second later (a write
+                              shows on every process within a second: the per-process memo);
+                              prints the versions seen
 """
 
 import json
@@ -63,6 +65,8 @@ def read(session_id: str, token: str, go: Path, done: Path) -> None:
     last_round = False
     while True:
         last_round = done.exists()
+        if last_round:
+            time.sleep(1)
         headers = {"If-None-Match": etag} if etag else {}
         response = client.get(url, headers=headers)
         if response.status_code == 200:

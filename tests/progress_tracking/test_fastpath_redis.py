@@ -204,3 +204,68 @@ def test_the_backend_behaves_like_djangos(settings):
     assert ours.get_many(["a", "b", "c", "d"]) == theirs.get_many(["a", "b", "c", "d"])
     for store in (ours, theirs):
         store.delete_many(["a", "b", "c"])
+
+
+@pytest.fixture
+def redis_commands(monkeypatch):
+    """The commands sent to Redis (a round trip each), by name."""
+    import redis
+
+    sent: list[str] = []
+    real = redis.Redis.execute_command
+
+    def execute_command(self, *args, **options):
+        sent.append(str(args[0]))
+        return real(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", execute_command)
+    return sent
+
+
+def test_a_poll_is_one_redis_round_trip_and_the_memo_saves_even_that(
+    session_id, token, redis_commands, redis_cache, django_assert_num_queries
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from freezegun import freeze_time
+
+    client = bare_client()
+    with freeze_time(timezone.now()) as clock, django_assert_num_queries(0):
+        first = client.get(status_url(session_id), **with_capability(token))
+        assert redis_commands == ["GET"]
+        clock.tick(timedelta(seconds=cache.MEMO_TTL / 2))
+        again = client.get(
+            status_url(session_id), **with_capability(token, HTTP_IF_NONE_MATCH=first["ETag"])
+        )
+        assert redis_commands == ["GET"]  # answered from this process's copy
+        clock.tick(timedelta(seconds=cache.MEMO_TTL))
+        later = client.get(
+            status_url(session_id), **with_capability(token, HTTP_IF_NONE_MATCH=first["ETag"])
+        )
+        assert redis_commands == ["GET", "GET"]
+
+    assert (first.status_code, again.status_code, later.status_code) == (200, 304, 304)
+
+
+def test_a_cache_miss_is_two_redis_round_trips_and_one_query(
+    session_id, token, redis_commands, redis_cache, django_assert_num_queries
+):
+    redis_cache.delete(cache.key_for(session_id))
+    redis_commands.clear()
+
+    with django_assert_num_queries(1):
+        response = bare_client().get(status_url(session_id), **with_capability(token))
+
+    assert response.status_code == 200
+    assert redis_commands == ["GET", "SET"]  # the read, then the reader's add (SET NX)
+
+
+def test_keeping_the_cache_in_step_is_one_redis_round_trip_per_write(
+    session_id, redis_commands, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_progress(session_id, message="one")
+        services.update_progress(session_id, message="two")
+
+    assert redis_commands == ["SET", "SET"]
