@@ -120,3 +120,14 @@ def write_alias(write_alias_configured, settings):
         return WRITE_ALIAS
 
     return route
+
+
+@pytest.fixture
+def write(django_capture_on_commit_callbacks):
+    """Run a service call and its after-commit work, as outside a test transaction."""
+
+    def run(function, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return function(*args, **kwargs)
+
+    return run

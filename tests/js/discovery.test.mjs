@@ -2,11 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { createBrowser, openTab, recorder, statusBody } from "./helpers.mjs";
-
-async function page(browser, options) {
-  return openTab(browser, { coordinated: false, ...options });
-}
+import { createBrowser, page, recorder, statusBody } from "./helpers.mjs";
 
 describe("auto-resume", () => {
   test("an unfinished session is picked up again after a reload", async () => {

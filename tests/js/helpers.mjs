@@ -468,3 +468,15 @@ export function recorder() {
 export function gaps(calls) {
   return calls.slice(1).map((call, index) => call.at - calls[index].at);
 }
+
+/** A tab that polls on its own (no coordination with other tabs), in a fresh browser. */
+export async function soloTab(options = {}) {
+  const browser = createBrowser(options);
+  const tab = await openTab(browser, { coordinated: false, ...options.tab });
+  return { browser, tab, polling: tab.polling, clock: browser.clock, server: browser.server };
+}
+
+/** Another uncoordinated tab (a page load) in an existing browser. */
+export async function page(browser, options) {
+  return openTab(browser, { coordinated: false, ...options });
+}

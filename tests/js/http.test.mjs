@@ -3,19 +3,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { createBrowser, issueCapabilities, loadModules, openTab, recorder } from "./helpers.mjs";
+import { createBrowser, issueCapabilities, loadModules, page, recorder, soloTab } from "./helpers.mjs";
 
 const HEADER = "X-Progress-Capability";
-
-async function soloTab(options = {}) {
-  const browser = createBrowser(options);
-  const tab = await openTab(browser, { coordinated: false, ...options.tab });
-  return { browser, tab, polling: tab.polling, clock: browser.clock, server: browser.server };
-}
-
-async function page(browser, options) {
-  return openTab(browser, { coordinated: false, ...options });
-}
 
 describe("the status request", () => {
   test("requests the status URL with cookies, JSON and the extra headers", async () => {

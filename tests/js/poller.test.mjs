@@ -3,17 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { createBrowser, gaps, openTab, recorder, START, statusBody } from "./helpers.mjs";
-
-async function soloTab(options = {}) {
-  const browser = createBrowser(options);
-  const tab = await openTab(browser, { coordinated: false, ...options.tab });
-  return { browser, tab, polling: tab.polling, clock: browser.clock, server: browser.server };
-}
-
-async function page(browser, options) {
-  return openTab(browser, { coordinated: false, ...options });
-}
+import { createBrowser, gaps, page, recorder, soloTab, START, statusBody } from "./helpers.mjs";
 
 describe("polling rhythm", () => {
   test("polls at once, then every second", async () => {

@@ -2,11 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { createBrowser, loadModules, MemoryStorage, openTab, recorder } from "./helpers.mjs";
-
-async function page(browser, options) {
-  return openTab(browser, { coordinated: false, ...options });
-}
+import { createBrowser, loadModules, MemoryStorage, openTab, page, recorder } from "./helpers.mjs";
 
 describe("auto-resume", () => {
   test("resume only picks sessions of the same API", async () => {

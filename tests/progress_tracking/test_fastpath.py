@@ -46,17 +46,6 @@ def token(session_id, user):
     return capability.sign_read_capability(session_id, user.pk)
 
 
-@pytest.fixture
-def write(django_capture_on_commit_callbacks):
-    """Run a service call and its after-commit work, as outside a test transaction."""
-
-    def run(function, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return function(*args, **kwargs)
-
-    return run
-
-
 def missing_404(user) -> tuple[int, bytes, str]:
     """What the DRF view answers the owner for an id that does not exist."""
     response = cookie_client(user).get(status_url(str(uuid.uuid4())))

@@ -24,15 +24,6 @@ PAST_TTL = timedelta(seconds=cache.MEMO_TTL * 1.2)
 
 
 @pytest.fixture
-def write(django_capture_on_commit_callbacks):
-    def run(function, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return function(*args, **kwargs)
-
-    return run
-
-
-@pytest.fixture
 def store(settings):
     return use_cache(settings)
 
